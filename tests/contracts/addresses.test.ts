@@ -9,7 +9,7 @@ describe('address derivation without code (utils.tact)', () => {
     it('the job derives the provider address the compiler computes, and vice versa', async () => {
         const net = await createNetwork();
         const p = await net.createProvider('alice', { stake: 10n ** 10n });
-        const expected = await ProviderStake.fromInit(net.registry.address, p.owner.address, 0n, 0n, 0n, 0n, 0n, Dictionary.empty(), null, null);
+        const expected = await ProviderStake.fromInit(net.registry.address, p.owner.address, 0n, 0n, 0n, 0n, 0n, Dictionary.empty(), null);
         expect((await net.registry.getProviderAddress(p.owner.address)).equals(expected.address)).toBe(true);
 
         const jobInit = await JobEscrow.fromInit(net.registry.address, 7n, 0n, null, null, 0n, 0n);

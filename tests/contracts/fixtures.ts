@@ -71,8 +71,7 @@ export async function createNetwork(opts: { params?: Partial<NetworkParams>; all
             treasury.address,
             0n,
             0n,
-            Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.Bool()),
-            Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.Bool()),
+            Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.Uint(8)),
             beginCell().store(storeGovernance({ $$type: 'Governance', owner: governance.address, pendingOwner: null })).endCell(),
         ),
     );
@@ -102,7 +101,7 @@ export async function createNetwork(opts: { params?: Partial<NetworkParams>; all
     ) {
         const owner = await blockchain.treasury('provider:' + name);
         const contract = blockchain.openContract(
-            await ProviderStake.fromInit(registry.address, owner.address, 0n, 0n, 0n, 0n, 0n, Dictionary.empty(), null, null),
+            await ProviderStake.fromInit(registry.address, owner.address, 0n, 0n, 0n, 0n, 0n, Dictionary.empty(), null),
         );
         const keys = seededKeyPair('receipt:' + name);
         const encryptionKey = hash256('x25519:' + name);

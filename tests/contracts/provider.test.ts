@@ -107,6 +107,8 @@ describe('ProviderStake: stake, enclave, unstake', () => {
         const { jobId: last } = await client.openJob();
         const r2 = await tight.claim(last);
         expect(r2.transactions).toHaveTransaction({ to: tight.contract.address, exitCode: ExitCode.ErrInsufficientFreeStake });
+        const underfunded = await tight.claim(last, MODEL_OCR, toNano('0.005'));
+        expect(underfunded.transactions).toHaveTransaction({ to: tight.contract.address, exitCode: ExitCode.ErrInsufficientValue });
         const notServed = await tight.claim(last, hash256('model:other'));
         expect(notServed.transactions).toHaveTransaction({ to: tight.contract.address, exitCode: ExitCode.ErrModelNotServed });
     });

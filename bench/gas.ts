@@ -1,0 +1,97 @@
+/**
+ * Gas and fees of the on-chain protocol in the sandbox (the TVM emulator with @ton/sandbox's default config).
+ *
+ *   npm run bench:gas [-- --jobs 1000 --providers 50]
+ *
+ * Writes bench/results/gas.json: per-message gas and fees, one whole job (open → claim → receipt → accept),
+ * and the growth of a job's lifecycle gas between the first and the last of `--jobs` jobs, with `--providers`
+ * staked providers and every allowlist filled to its cap, which shows that per-job cost does not grow with the
+ * network (no map grows with jobs or providers).
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { toNano } from '@ton/core';
+import { tactConstant } from '../wrappers';
+import { createNetwork, hash256, MODEL_OCR, MODEL_VAD, MEASUREMENT } from '../tests/contracts/fixtures';
+import { runLifecycle } from '../tests/contracts/lifecycle';
+
+function arg(name: string, fallback: number): number {
+    const i = process.argv.indexOf(`--${name}`);
+    if (i < 0) return fallback;
+    const v = Number(process.argv[i + 1]);
+    if (!Number.isInteger(v) || v < 2) throw new Error(`--${name} must be an integer >= 2, got ${process.argv[i + 1]}`);
+    return v;
+}
+
+async function main() {
+    const jobs = arg('jobs', 1000);
+    const providerCount = arg('providers', 50);
+    const started = Date.now();
+    const net = await createNetwork();
+
+    // fill every allowlist to its cap
+    const maxMeasurements = Number(tactConstant('MaxMeasurements'));
+    const maxModels = Number(tactConstant('MaxModels'));
+    for (let i = 1; i < maxMeasurements; i++) await net.gov.allowMeasurement(hash256('bench-measurement-' + i));
+    for (let i = 2; i < maxModels; i++) await net.gov.allowModel(hash256('bench-model-' + i));
+    const counts = await net.registry.getAllowlistCounts();
+    process.stderr.write(`allowlists: ${counts.measurements} measurements, ${counts.models} models\n`);
+
+    const providers = [];
+    for (let i = 0; i < providerCount; i++) {
+        providers.push(await net.createProvider('bench-' + i, { stake: toNano('1000'), models: [[MODEL_OCR, toNano('1')], [MODEL_VAD, toNano('0.5')]], measurement: MEASUREMENT }));
+    }
+    const clients = [];
+    for (let i = 0; i < 10; i++) clients.push(await net.createClient('bench-' + i));
+    process.stderr.write(`${providerCount} providers staked and registered\n`);
+
+    const first = await runLifecycle(net, providers[0], clients[0]);
+    for (let i = 1; i < jobs - 1; i++) {
+        await runLifecycle(net, providers[i % providerCount], clients[i % clients.length]);
+        if (i % 100 === 0) process.stderr.write(`  ${i}/${jobs} jobs\n`);
+    }
+    const last = await runLifecycle(net, providers[(jobs - 1) % providerCount], clients[(jobs - 1) % clients.length]);
+    if ((await net.registry.getJobCount()) !== BigInt(jobs)) throw new Error('job count mismatch');
+
+    const result = {
+        benchmark: 'gas',
+        command: `npm run bench:gas -- --jobs ${jobs} --providers ${providerCount}`,
+        config: 'sandbox default (@ton/sandbox 0.41): ' + '400 nanoTON per gas unit on the basechain',
+        operations: Object.fromEntries(
+            Object.entries(first.operations).map(([k, v]) => [k, { gas: v.gas, feesNanoTon: Number(v.feesNanoTon) }]),
+        ),
+        steps: Object.fromEntries(
+            Object.entries(first.perStep).map(([k, v]) => [k, { gas: v.gas, gasAllTransactions: v.gasAllTransactions, feesNanoTon: Number(v.feesNanoTon) }]),
+        ),
+        lifecycleGas: first.total.gas,
+        lifecycleGasAllTransactions: first.total.gasAllTransactions,
+        lifecycleFeesNanoTon: Number(first.total.feesNanoTon),
+        lastJobLifecycleGas: last.total.gas,
+        gasGrowthRatio: Number((last.total.gas / first.total.gas).toFixed(4)),
+        jobs,
+        providers: providerCount,
+        allowlists: { measurements: Number(counts.measurements), models: Number(counts.models) },
+        targets: { lifecycleGas: 40000, lifecycleFeesNanoTon: 5000000, gasGrowthRatio: 1.02 },
+        meetsTargets: {
+            lifecycleGas: first.total.gas <= 40000,
+            lifecycleFeesNanoTon: first.total.feesNanoTon <= 5000000n,
+            gasGrowthRatio: last.total.gas / first.total.gas <= 1.02,
+        },
+        notes:
+            'lifecycleGas counts the protocol contracts (registry, job escrow, provider stake); lifecycleGasAllTransactions adds the ' +
+            "sandbox's treasury wallets. Fees include gas, storage and forwarding of every message in the job's traces.",
+        machine: { cpus: os.cpus().length, node: process.version },
+        elapsedMs: Date.now() - started,
+        timestamp: new Date().toISOString(),
+    };
+    const out = path.join(__dirname, 'results', 'gas.json');
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    fs.writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
+    console.log(JSON.stringify(result, null, 2));
+}
+
+main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+});
