@@ -1,6 +1,8 @@
 import { Command } from './command';
+import { attestVerify } from './commands/attest';
+import { devnet } from './commands/devnet';
 
 /**
  * Every `cocoon` subcommand, in the order `cocoon --help` lists them. Each lives in commands/<area>.ts.
  */
-export const commands: Command[] = [];
+export const commands: Command[] = [attestVerify, devnet];

@@ -1,0 +1,14 @@
+export * from './errors';
+export * from './catalog';
+export * from './sessions';
+export * from './engine';
+export type { OcrLine, OcrOptions, OcrResult } from './ocr';
+export { DEFAULT_OCR_OPTIONS, OcrPipeline } from './ocr';
+export type { VadOptions, VadResult, VadSegment } from './vad';
+export { DEFAULT_VAD_OPTIONS, VadPipeline } from './vad';
+export type { TensorDtype, TensorJson, TensorLimits } from './tensor';
+export { DEFAULT_TENSOR_LIMITS, TENSOR_DTYPES, TensorPipeline } from './tensor';
+export type { ImageLimits } from './image';
+export { DEFAULT_IMAGE_LIMITS } from './image';
+export type { WavLimits } from './wav';
+export { DEFAULT_WAV_LIMITS } from './wav';
