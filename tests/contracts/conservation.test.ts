@@ -75,8 +75,11 @@ describe(`value conservation (seed ${SEED}, ${OPERATIONS} operations)`, () => {
                     throw new Error(`provider ${p.name} after ${label}: balance ${balance}, stake ${s.stake}, locked ${s.locked}`);
                 }
             }
+            // the registry neither keeps anything nor pays for anyone: only its storage fee may move its balance
             const registryBalance = (await net.blockchain.getContract(net.registry.address)).balance;
-            if (registryBalance > registryInitial) throw new Error(`registry kept ${registryBalance - registryInitial} nanoTON after ${label}`);
+            if (registryBalance > registryInitial || registryInitial - registryBalance > toNano('0.001')) {
+                throw new Error(`registry balance moved by ${registryBalance - registryInitial} nanoTON after ${label}`);
+            }
         };
 
         // statuses are cached and refreshed from the chain for the job each operation touched

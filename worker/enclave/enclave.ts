@@ -26,8 +26,8 @@ import { exportX25519PublicKey, recipientId, X25519Recipient, x25519SharedSecret
 
 export interface AttestationSource {
     readonly teeType: string;
-    /** 32-byte measurement the receipt names (e.g. sha256 of the TD measurement), when the source knows it. */
-    readonly measurement?: Buffer;
+    /** 32-byte measurement the receipt names (Buffer, or 64 hex chars as SimulatedTee reports it), when known. */
+    readonly measurement?: Buffer | string;
     quote(reportData: Buffer): Promise<Buffer>;
 }
 
@@ -91,7 +91,8 @@ export class Enclave {
         this.#recipient = Object.freeze({ publicKey: this.#x25519PublicKey, sharedSecret: (peer: Buffer) => x25519SharedSecret(priv, peer) });
 
         this.#attestation = options.attestation;
-        const measurement = options.measurement ?? options.attestation?.measurement;
+        const fromSource = options.attestation?.measurement;
+        const measurement = options.measurement ?? (typeof fromSource === 'string' ? Buffer.from(fromSource, 'hex') : fromSource);
         if (measurement !== undefined && (!Buffer.isBuffer(measurement) || measurement.length !== 32)) {
             throw new Error('measurement must be 32 bytes');
         }
