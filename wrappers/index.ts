@@ -7,3 +7,4 @@ export { ProviderStake } from '../build/Registry/tact_ProviderStake';
 export { JobEscrow } from '../build/Registry/tact_JobEscrow';
 export * from '../build/Registry/tact_Registry';
 export * from './constants';
+export * from './init';

@@ -8,16 +8,7 @@ import { formatDuration, parseBps, parseDuration, parseTon } from './validate';
  * values), with the same bounds the registry enforces in validateParams (contracts/registry.tact).
  */
 
-export const DEFAULT_PARAMS: NetworkParams = {
-    $$type: 'NetworkParams',
-    minProviderStake: toNano('10'),
-    unstakeCooldown: 7n * 86400n,
-    protocolFeeBps: 250n,
-    disputeWindow: 3600n,
-    slashBps: 5000n,
-    maxJobDuration: 86400n,
-    lockRatioBps: 20000n,
-};
+export { DEFAULT_PARAMS } from '../../wrappers';
 
 export const PARAM_OPTIONS: OptionSpec[] = [
     { name: 'min-stake', help: 'minimum provider stake in TON to claim jobs (default 10)', env: true },

@@ -3,11 +3,11 @@ import { Address, beginCell, Cell, Dictionary, toNano, Transaction } from '@ton/
 import { KeyPair, keyPairFromSeed } from '@ton/crypto';
 import { createHash } from 'crypto';
 import {
+    DEFAULT_PARAMS,
     JobEscrow,
     NetworkParams,
-    ProviderStake,
-    Registry,
-    storeGovernance,
+    providerStakeInit,
+    registryInit,
     storeClaimJob,
     loadJobClaim,
     loadJobTerms,
@@ -24,16 +24,7 @@ import { signReceipt } from '../../protocol/receipt';
 export const NETWORK_ID = NETWORK_IDS.devnet;
 export const START_TIME = 1_800_000_000;
 
-export const defaultParams: NetworkParams = {
-    $$type: 'NetworkParams',
-    minProviderStake: toNano('10'),
-    unstakeCooldown: 7n * 86400n,
-    protocolFeeBps: 250n,
-    disputeWindow: 3600n,
-    slashBps: 5000n,
-    maxJobDuration: 86400n,
-    lockRatioBps: 20000n,
-};
+export const defaultParams: NetworkParams = DEFAULT_PARAMS;
 
 /** Value a provider owner attaches to ClaimJob: gas for the provider and the job, the rest is returned. */
 export const CLAIM_VALUE = toNano('0.05');
@@ -62,19 +53,7 @@ export async function createNetwork(opts: { params?: Partial<NetworkParams>; all
     const governance = await blockchain.treasury('governance');
     const treasury = await blockchain.treasury('treasury');
     const params: NetworkParams = { ...defaultParams, ...opts.params };
-    const registry = blockchain.openContract(
-        await Registry.fromInit(
-            BigInt(NETWORK_ID),
-            0n,
-            params,
-            1n,
-            treasury.address,
-            0n,
-            0n,
-            Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.Uint(8)),
-            beginCell().store(storeGovernance({ $$type: 'Governance', owner: governance.address, pendingOwner: null })).endCell(),
-        ),
-    );
+    const registry = blockchain.openContract(await registryInit(NETWORK_ID, params, treasury.address, governance.address));
     const deployResult = await registry.send(governance.getSender(), { value: toNano('1') }, null);
 
     const gov = {
@@ -100,9 +79,7 @@ export async function createNetwork(opts: { params?: Partial<NetworkParams>; all
         o: { stake?: bigint; models?: [bigint, bigint][]; measurement?: bigint; register?: boolean } = {},
     ) {
         const owner = await blockchain.treasury('provider:' + name);
-        const contract = blockchain.openContract(
-            await ProviderStake.fromInit(registry.address, owner.address, 0n, 0n, 0n, 0n, 0n, Dictionary.empty(), null),
-        );
+        const contract = blockchain.openContract(await providerStakeInit(registry.address, owner.address));
         const keys = seededKeyPair('receipt:' + name);
         const encryptionKey = hash256('x25519:' + name);
         const measurement = o.measurement ?? MEASUREMENT;

@@ -1,0 +1,53 @@
+import { Address, beginCell, Dictionary, OpenedContract, toNano } from '@ton/core';
+import { EnclaveRecord, loadRegistration, NetworkParams, Registry, storeGovernance } from '../build/Registry/tact_Registry';
+import { ProviderStake } from '../build/Registry/tact_ProviderStake';
+
+/**
+ * The contracts' initial states, in one place. They mirror the `initOf` expressions in contracts/registry.tact,
+ * so a change of contract parameters is fixed here once for scripts, tests, the demo and the off-chain code.
+ */
+
+/** Parameters a new network starts with unless told otherwise (scripts/deployRegistry.ts, tests, demo). */
+export const DEFAULT_PARAMS: NetworkParams = {
+    $$type: 'NetworkParams',
+    minProviderStake: toNano('10'),
+    unstakeCooldown: 7n * 86400n,
+    protocolFeeBps: 250n,
+    disputeWindow: 3600n,
+    slashBps: 5000n,
+    maxJobDuration: 86400n,
+    lockRatioBps: 20000n,
+};
+
+/** A new registry: no jobs, parameters version 1, empty allowlists, `owner` as governance owner. */
+export function registryInit(networkId: number, params: NetworkParams, treasury: Address, owner: Address): Promise<Registry> {
+    const governance = beginCell().store(storeGovernance({ $$type: 'Governance', owner, pendingOwner: null })).endCell();
+    return Registry.fromInit(
+        BigInt(networkId),
+        0n,
+        params,
+        1n,
+        treasury,
+        0n,
+        0n,
+        Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.Uint(8)),
+        governance,
+    );
+}
+
+/** The ProviderStake of `owner` under `registry`, as the registry derives it (every other field empty). */
+export function providerStakeInit(registry: Address, owner: Address): Promise<ProviderStake> {
+    return ProviderStake.fromInit(registry, owner, 0n, 0n, 0n, 0n, 0n, Dictionary.empty(), null);
+}
+
+/**
+ * The enclave a provider may claim jobs with (null before approval and after a revoked measurement was applied),
+ * decoded from the `state` getter. The `enclave` getter returns an optional struct as a nested tuple, which
+ * Blueprint's v2 TonClient cannot read (it fails with "Not a number"), so off-chain code uses this instead.
+ */
+export async function providerEnclave(stake: OpenedContract<ProviderStake>): Promise<EnclaveRecord | null> {
+    const { registration } = await stake.getState();
+    if (!registration) return null;
+    const r = loadRegistration(registration.beginParse());
+    return r.active ? r.record : null;
+}
