@@ -1,0 +1,429 @@
+/**
+ * Worker-path benchmark: direct onnxruntime-node vs. the whole confidential worker path
+ * (ConfidentialJobRunner: read header → unwrap data key → decrypt → engine.run → seal result → sha256 → sign receipt),
+ * side by side in ONE process, interleaved (AB, BA, AB, … so neither side always runs first) to cancel machine noise.
+ *
+ *   (a) OCR recognition model (PP-OCRv4 rec) on a fixed 48×320 crop: throughputRatio = worker throughput / direct
+ *       throughput (sequential jobs; throughput = iterations / summed latency of that side).
+ *   (b) a ~1 ms model: the MLP with a batch calibrated so the direct run takes ~1 ms, in a 256 KiB input envelope:
+ *       addedLatencyP50Ms / addedLatencyP99Ms = worker-path latency percentile − direct latency percentile.
+ *
+ * How the worker runs the recognizer. The engine's `ocr` task always runs detection first, so it cannot run the
+ * recognizer alone on a crop. The benchmark therefore builds an in-memory catalog that lists the very same verified
+ * .onnx files under the generic `tensor` task (the rec model, and the MLP as shipped) and runs them through the real
+ * InferenceEngine; the direct sessions are created from the same files with the exact session options the engine
+ * uses (sessionOptionsFor). Tensors travel as base64 in both directions (the fast encoding). The rec model's output
+ * is the full CTC probability matrix [1, 40, 6625] float32 (1.06 MB, 1.41 MB as base64): that is what the tensor
+ * task returns and what the worker must encrypt, hash and commit.
+ *
+ * The 256 KiB envelope of (b) holds the base64 tensor request for the calibrated batch, padded with trailing JSON
+ * whitespace up to exactly 256 KiB (legal JSON; the worker parses all of it), so hashing, unwrapping and decryption
+ * run on 256 KiB.
+ *
+ * A component breakdown (medians of each step alone, on the same inputs) shows where the added time goes.
+ *
+ * Run: npx ts-node --transpile-only bench/worker.ts   → bench/results/worker.json. Total time ~1.5 minutes.
+ */
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { performance, PerformanceObserver } from 'perf_hooks';
+import { Address } from '@ton/core';
+import { envelopeCommitment, generateX25519KeyPair, openResult, readInputHeader, sealInput, sealResult, SealedInput } from '../protocol/envelope';
+import { NETWORK_IDS } from '../protocol/network';
+import { Enclave } from '../worker/enclave/enclave';
+import { DEFAULT_CATALOG_PATH, InferenceEngine, loadCatalog, parseCatalog, sessionOptionsFor, SHIPPED_MODEL_HASHES, verifyCatalog } from '../worker/inference';
+import * as ort from '../worker/inference/ort';
+import { ConfidentialJob, ConfidentialJobRunner } from '../worker/job';
+
+const NET: number = NETWORK_IDS.devnet;
+const ENVELOPE_BYTES = 256 * 1024;
+const TARGETS = { throughputRatio: 0.95, addedLatencyP50Ms: 1 } as const;
+const BUDGET_A_MS = 40_000;
+const MAX_PAIRS_A = 400;
+const BUDGET_B_MS = 20_000;
+const MAX_PAIRS_B = 4000;
+
+// ---------------------------------------------------------------------------------------------------------------
+// helpers
+
+const now = (): bigint => process.hrtime.bigint();
+const msSince = (t: bigint): number => Number(process.hrtime.bigint() - t) / 1e6;
+
+function percentile(sorted: number[], q: number): number {
+    if (sorted.length === 0) return NaN;
+    return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+interface Stats {
+    n: number;
+    meanMs: number;
+    p10Ms: number;
+    p50Ms: number;
+    p90Ms: number;
+    p99Ms: number;
+    minMs: number;
+    maxMs: number;
+    totalMs: number;
+}
+
+function stats(xs: number[]): Stats {
+    const s = [...xs].sort((a, b) => a - b);
+    const total = xs.reduce((a, b) => a + b, 0);
+    return {
+        n: xs.length,
+        meanMs: r3(total / xs.length),
+        p10Ms: r3(percentile(s, 0.1)),
+        p50Ms: r3(percentile(s, 0.5)),
+        p90Ms: r3(percentile(s, 0.9)),
+        p99Ms: r3(percentile(s, 0.99)),
+        minMs: r3(s[0]),
+        maxMs: r3(s[s.length - 1]),
+        totalMs: r3(total),
+    };
+}
+
+function r3(x: number): number {
+    return Math.round(x * 1000) / 1000;
+}
+
+/** Median time of `fn` over `n` runs (after 3 warm-up runs). */
+async function median(n: number, fn: () => unknown): Promise<number> {
+    for (let i = 0; i < 3; i++) await fn();
+    const xs: number[] = [];
+    for (let i = 0; i < n; i++) {
+        const t = now();
+        await fn();
+        xs.push(msSince(t));
+    }
+    return r3(percentile(xs.sort((a, b) => a - b), 0.5));
+}
+
+/** Deterministic values in [-1, 1). */
+function pseudoRandom(n: number, seed: number): Float32Array {
+    const x = new Float32Array(n);
+    let s = seed >>> 0;
+    for (let i = 0; i < n; i++) {
+        s = (s * 1103515245 + 12345) >>> 0;
+        x[i] = s / 0x80000000 - 1;
+    }
+    return x;
+}
+
+function tensorRequest(name: string, data: Float32Array, shape: number[], padTo?: number): Buffer {
+    const json = JSON.stringify({ inputs: { [name]: { dtype: 'float32', shape, data: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64') } }, outputEncoding: 'base64' });
+    const bytes = Buffer.from(json, 'utf8');
+    if (padTo === undefined) return bytes;
+    if (bytes.length > padTo) throw new Error(`the request is ${bytes.length} bytes, more than ${padTo}`);
+    return Buffer.concat([bytes, Buffer.alloc(padTo - bytes.length, 0x20)]);
+}
+
+/**
+ * Runs the two sides alternately (AB, BA, …) until `budgetMs` or `maxPairs`; returns per-side latencies and the
+ * garbage-collection pauses that fell inside each side's runs (GC entries attributed by their start time).
+ */
+async function interleaved(direct: () => Promise<unknown>, worker: () => Promise<unknown>, budgetMs: number, maxPairs: number, warmPairs: number) {
+    for (let i = 0; i < warmPairs; i++) {
+        await direct();
+        await worker();
+    }
+    const gcs: { start: number; duration: number }[] = [];
+    const observer = new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) gcs.push({ start: e.startTime, duration: e.duration });
+    });
+    observer.observe({ entryTypes: ['gc'] });
+    const d: number[] = [];
+    const w: number[] = [];
+    const windows: { side: 'direct' | 'worker'; from: number; to: number }[] = [];
+    const start = now();
+    for (let i = 0; i < maxPairs && msSince(start) < budgetMs; i++) {
+        const order: ['direct' | 'worker', () => Promise<unknown>, number[]][] =
+            i % 2 === 0 ? [['direct', direct, d], ['worker', worker, w]] : [['worker', worker, w], ['direct', direct, d]];
+        for (const [side, fn, into] of order) {
+            const from = performance.now();
+            const t = now();
+            await fn();
+            into.push(msSince(t));
+            windows.push({ side, from, to: performance.now() });
+        }
+    }
+    const wallMs = msSince(start);
+    await new Promise((r) => setTimeout(r, 50)); // let the observer deliver the last entries
+    observer.disconnect();
+    const gcMs = { direct: 0, worker: 0 };
+    let k = 0;
+    for (const g of gcs.sort((x, y) => x.start - y.start)) {
+        while (k < windows.length && windows[k].to < g.start) k++;
+        if (k < windows.length && windows[k].from <= g.start) gcMs[windows[k].side] += g.duration;
+    }
+    return { direct: d, worker: w, wallMs, gcMsPerJob: { direct: r3(gcMs.direct / Math.max(1, d.length)), worker: r3(gcMs.worker / Math.max(1, w.length)) } };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+    const t0 = now();
+    const loadAtStart = os.loadavg();
+    const shipped = await loadCatalog(DEFAULT_CATALOG_PATH);
+    const recFile = shipped.byHash.get(SHIPPED_MODEL_HASHES.ocr)!;
+    const mlpFile = shipped.byHash.get(SHIPPED_MODEL_HASHES.tensor)!;
+    // The same verified files, listed under the generic tensor task (see the header comment).
+    const catalog = parseCatalog(
+        {
+            version: 1,
+            models: [
+                { name: 'ppocr-v4-rec (tensor task)', task: 'tensor', path: recFile.path, sha256: recFile.sha256, maxBatch: recFile.maxBatch ?? 6 },
+                { name: mlpFile.name, task: 'tensor', path: mlpFile.path, sha256: mlpFile.sha256, maxBatch: mlpFile.maxBatch },
+            ],
+        },
+        path.dirname(DEFAULT_CATALOG_PATH),
+    );
+    await verifyCatalog(catalog);
+    const engine = new InferenceEngine(catalog);
+    await engine.warmup();
+    const recEntry = catalog.byHash.get(recFile.sha256)!;
+    const mlpEntry = catalog.byHash.get(mlpFile.sha256)!;
+    const recDirect = await ort.InferenceSession.create(recEntry.path, sessionOptionsFor(recEntry));
+    const mlpDirect = await ort.InferenceSession.create(mlpEntry.path, sessionOptionsFor(mlpEntry));
+
+    const enclave = new Enclave({ measurement: crypto.createHash('sha256').update('bench worker image').digest() });
+    const runner = new ConfidentialJobRunner(enclave, engine);
+    const client = generateX25519KeyPair();
+    const jobAddress = new Address(0, crypto.createHash('sha256').update('bench escrow').digest());
+
+    const jobOf = (modelHex: string, sealed: SealedInput): ConfidentialJob => ({
+        modelHash: BigInt('0x' + modelHex),
+        envelope: sealed.envelope,
+        networkId: NET,
+        jobAddress,
+        clientResultPublicKey: BigInt('0x' + client.publicKey.toString('hex')),
+        inputCommitment: BigInt('0x' + sealed.commitment.toString('hex')),
+    });
+    const sealFor = (modelHex: string, payload: Buffer): SealedInput =>
+        sealInput({ networkId: NET, modelHash: Buffer.from(modelHex, 'hex'), clientResultPublicKey: client.publicKey, recipients: [enclave.x25519PublicKey], payload });
+
+    /** Medians of each step of the worker path alone, on the inputs of one scenario. */
+    async function breakdown(modelHex: string, sealed: SealedInput, reps: number, directRun: () => Promise<unknown>) {
+        const binding = { networkId: NET, modelHash: Buffer.from(modelHex, 'hex'), clientResultPublicKey: client.publicKey, jobNonce: sealed.jobNonce };
+        const plaintext = enclave.openInput(sealed.envelope, binding);
+        const output = await engine.run('tensor', modelHex, plaintext);
+        const resultEnvelope = sealResult(output, { ...binding, job: jobAddress });
+        const res = await runner.run(jobOf(modelHex, sealed));
+        const direct = await median(reps, directRun);
+        const engineRun = await median(reps, () => engine.run('tensor', modelHex, plaintext));
+        const ctx = { ...binding, job: jobAddress, inputCommitment: sealed.commitment };
+        const enclaveOnly = await median(reps, () => enclave.runJob(sealed.envelope, ctx, async () => output));
+        const parts = {
+            // the whole enclave side with the model output precomputed: hash ‖ unwrap ‖ decrypt ‖ seal ‖ hash ‖ sign
+            enclaveRunJobWithoutInferenceMs: enclaveOnly,
+            readInputHeaderMs: await median(reps, () => readInputHeader(sealed.envelope)),
+            inputSha256Ms: await median(reps, () => envelopeCommitment(sealed.envelope)),
+            // the enclave hashes the input on libuv's thread pool (WebCrypto) while it decrypts and infers
+            inputSha256ThreadPoolMs: await median(reps, () => crypto.subtle.digest('SHA-256', sealed.envelope)),
+            unwrapAndDecryptMs: await median(reps, () => enclave.openInput(sealed.envelope, binding)),
+            aesGcmDecryptOnlyMs: await median(reps, () => {
+                const d = crypto.createDecipheriv('aes-256-gcm', crypto.randomBytes(32), crypto.randomBytes(12));
+                d.update(plaintext);
+            }),
+            engineOverheadMs: r3(engineRun - direct),
+            engineRunMs: engineRun,
+            directRunMs: direct,
+            requestJsonParseMs: await median(reps, () => JSON.parse(plaintext.toString('utf8'))),
+            outputJsonBytes: output.length,
+            sealResultMs: await median(reps, () => sealResult(output, { ...binding, job: jobAddress })),
+            resultSha256Ms: await median(reps, () => envelopeCommitment(resultEnvelope)),
+            receiptHashAndSignMs: await median(reps, () => enclave.signReceipt(res.receipt)),
+        };
+        return {
+            inputEnvelopeBytes: sealed.envelope.length,
+            resultEnvelopeBytes: res.resultEnvelope.length,
+            ...parts,
+            // what the parts predict the worker path adds (the input hash overlaps decryption only on an idle core)
+            predictedAddedMs: r3(parts.readInputHeaderMs + parts.enclaveRunJobWithoutInferenceMs + parts.engineOverheadMs),
+            // the individual steps, most expensive first (the two aggregates above are left out)
+            largestSteps: Object.entries(parts)
+                .filter(([k]) => k.endsWith('Ms') && !['enclaveRunJobWithoutInferenceMs', 'engineRunMs', 'directRunMs', 'inputSha256ThreadPoolMs'].includes(k))
+                .sort((x, y) => y[1] - x[1])
+                .slice(0, 4)
+                .map(([k, v]) => `${k.replace(/Ms$/, '')}: ${v} ms`),
+        };
+    }
+
+    // -------- (a) OCR recognition, 48×320 crop --------
+    const crop = pseudoRandom(3 * 48 * 320, 7);
+    const recInput = recDirect.inputNames[0];
+    const recFeeds = { [recInput]: new ort.Tensor('float32', crop, [1, 3, 48, 320]) };
+    const recSealed = sealFor(recFile.sha256, tensorRequest(recInput, crop, [1, 3, 48, 320]));
+    const recJob = jobOf(recFile.sha256, recSealed);
+    const recDirectRun = () => recDirect.run(recFeeds);
+    const recWorkerRun = () => runner.run(recJob);
+    // sanity: the worker's output is the direct output
+    {
+        const ref = Object.values(await recDirect.run(recFeeds))[0];
+        const res = await runner.run(recJob);
+        const out = JSON.parse(openResultFor(res.resultEnvelope, recFile.sha256).toString('utf8')) as { outputs: Record<string, { data: string }> };
+        const got = Buffer.from(Object.values(out.outputs)[0].data, 'base64');
+        const want = Buffer.from((ref.data as Float32Array).buffer, (ref.data as Float32Array).byteOffset, (ref.data as Float32Array).byteLength);
+        if (!got.equals(want)) throw new Error('the worker path and the direct run disagree on the OCR rec output');
+    }
+    console.log(`(a) OCR rec 48×320: interleaving direct / worker for up to ${BUDGET_A_MS / 1000} s …`);
+    const a = await interleaved(recDirectRun, recWorkerRun, BUDGET_A_MS, MAX_PAIRS_A, 3);
+    const aDirect = stats(a.direct);
+    const aWorker = stats(a.worker);
+    const throughputRatio = r3(aDirect.totalMs / aWorker.totalMs);
+    const throughputRatioP50 = r3(aDirect.p50Ms / aWorker.p50Ms);
+    const aBreakdown = await breakdown(recFile.sha256, recSealed, 15, recDirectRun);
+
+    // -------- (b) ~1 ms model in a 256 KiB envelope --------
+    const overhead = sealFor(mlpFile.sha256, Buffer.alloc(0)).envelope.length; // envelope bytes around the payload
+    const calibration: { batch: number; directP50Ms: number }[] = [];
+    let batch = 64;
+    for (const b of [64, 128, 192, 256, 320, 384, 512, 768, 1024]) {
+        const feeds = { x: new ort.Tensor('float32', pseudoRandom(b * 64, b), [b, 64]) };
+        const p50 = await median(100, () => mlpDirect.run(feeds));
+        calibration.push({ batch: b, directP50Ms: p50 });
+        const payloadFits = Math.ceil((b * 64 * 4) / 3) * 4 + 200 <= ENVELOPE_BYTES - overhead;
+        if (!payloadFits) break;
+        batch = b;
+        if (p50 >= 1) break;
+    }
+    const mlpX = pseudoRandom(batch * 64, 99);
+    const mlpFeeds = { x: new ort.Tensor('float32', mlpX, [batch, 64]) };
+    const mlpPayload = tensorRequest('x', mlpX, [batch, 64], ENVELOPE_BYTES - overhead);
+    const mlpSealed = sealFor(mlpFile.sha256, mlpPayload);
+    if (mlpSealed.envelope.length !== ENVELOPE_BYTES) throw new Error(`envelope is ${mlpSealed.envelope.length} bytes`);
+    const mlpJob = jobOf(mlpFile.sha256, mlpSealed);
+    console.log(`(b) MLP batch ${batch} in a ${ENVELOPE_BYTES}-byte envelope: interleaving for up to ${BUDGET_B_MS / 1000} s …`);
+    const b = await interleaved(() => mlpDirect.run(mlpFeeds), () => runner.run(mlpJob), BUDGET_B_MS, MAX_PAIRS_B, 30);
+    const bDirect = stats(b.direct);
+    const bWorker = stats(b.worker);
+    const addedLatencyP50Ms = r3(bWorker.p50Ms - bDirect.p50Ms);
+    const addedLatencyP99Ms = r3(bWorker.p99Ms - bDirect.p99Ms);
+    const bBreakdown = await breakdown(mlpFile.sha256, mlpSealed, 200, () => mlpDirect.run(mlpFeeds));
+
+    const cpus = os.cpus();
+    const result = {
+        benchmark: 'worker',
+        timestamp: new Date().toISOString(),
+        command: 'npx ts-node --transpile-only bench/worker.ts',
+        machine: {
+            cpus: cpus.length,
+            cpuModel: cpus[0]?.model ?? 'unknown',
+            node: process.version,
+            platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+            onnxruntimeNode: readVersion('onnxruntime-node'),
+            loadAvgAtStart: loadAtStart.map(r3),
+            loadAvgAtEnd: os.loadavg().map(r3),
+        },
+        throughputRatio,
+        addedLatencyP50Ms,
+        addedLatencyP99Ms,
+        targets: TARGETS,
+        meetsTargets: {
+            throughputRatio: throughputRatio >= TARGETS.throughputRatio,
+            addedLatencyP50Ms: addedLatencyP50Ms <= TARGETS.addedLatencyP50Ms,
+        },
+        ocrRec: {
+            model: `${recFile.name} (${recFile.sha256})`,
+            input: 'float32 [1, 3, 48, 320], fixed pseudo-random crop; base64 request, base64 output',
+            iterations: { direct: aDirect.n, worker: aWorker.n, warmupPairs: 3 },
+            wallMs: r3(a.wallMs),
+            direct: aDirect,
+            worker: aWorker,
+            throughputDirectPerSec: r3(1000 / aDirect.meanMs),
+            throughputWorkerPerSec: r3(1000 / aWorker.meanMs),
+            throughputRatio,
+            throughputRatioOfMedians: throughputRatioP50,
+            gcMsPerJob: a.gcMsPerJob,
+            breakdown: aBreakdown,
+        },
+        smallModel: {
+            model: `${mlpFile.name} (${mlpFile.sha256})`,
+            batch,
+            calibration,
+            inputEnvelopeBytes: mlpSealed.envelope.length,
+            tensorBytes: batch * 64 * 4,
+            paddingBytes: mlpPayload.length - mlpPayload.toString('utf8').trimEnd().length,
+            iterations: { direct: bDirect.n, worker: bWorker.n, warmupPairs: 30 },
+            wallMs: r3(b.wallMs),
+            direct: bDirect,
+            worker: bWorker,
+            addedLatencyP50Ms,
+            addedLatencyP99Ms,
+            addedLatencyMeanMs: r3(bWorker.meanMs - bDirect.meanMs),
+            gcMsPerJob: b.gcMsPerJob,
+            // less sensitive to bursts of load from other processes: the low tail and the pairwise differences
+            addedLatencyP10Ms: r3(bWorker.p10Ms - bDirect.p10Ms),
+            addedLatencyPairedMedianMs: r3(percentile(b.worker.map((w, i) => w - b.direct[i]).sort((x, y) => x - y), 0.5)),
+            breakdown: bBreakdown,
+        },
+        totalRunMs: r3(msSince(t0)),
+    };
+
+    const out = path.join(__dirname, 'results', 'worker.json');
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    fs.writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
+    printSummary(result);
+    console.log(`\nwrote ${path.relative(process.cwd(), out)}`);
+
+    await recDirect.release();
+    await mlpDirect.release();
+    await engine.close();
+
+    function openResultFor(resultEnvelope: Buffer, modelHex: string): Buffer {
+        // the benchmark plays the client too, to check the worker computed the same thing as the direct run
+        return openResult(resultEnvelope, { networkId: NET, job: jobAddress, modelHash: Buffer.from(modelHex, 'hex') }, client.privateKey);
+    }
+}
+
+function readVersion(pkg: string): string {
+    try {
+        return (JSON.parse(fs.readFileSync(require.resolve(`${pkg}/package.json`), 'utf8')) as { version: string }).version;
+    } catch {
+        return 'unknown';
+    }
+}
+
+function printSummary(r: {
+    machine: { cpus: number; cpuModel: string; node: string; loadAvgAtStart: number[]; loadAvgAtEnd: number[] };
+    throughputRatio: number;
+    addedLatencyP50Ms: number;
+    addedLatencyP99Ms: number;
+    meetsTargets: { throughputRatio: boolean; addedLatencyP50Ms: boolean };
+    ocrRec: { direct: Stats; worker: Stats; throughputRatioOfMedians: number; gcMsPerJob: { direct: number; worker: number }; breakdown: Record<string, number | string[]> };
+    smallModel: { batch: number; direct: Stats; worker: Stats; gcMsPerJob: { direct: number; worker: number }; breakdown: Record<string, number | string[]> };
+    totalRunMs: number;
+}): void {
+    const row = (label: string, s: Stats) =>
+        `  ${label.padEnd(8)} n=${String(s.n).padStart(5)}  mean ${s.meanMs.toFixed(3).padStart(8)}  p10 ${s.p10Ms.toFixed(3).padStart(8)}  p50 ${s.p50Ms.toFixed(3).padStart(8)}  p99 ${s.p99Ms.toFixed(3).padStart(8)} ms`;
+    const ok = (b: boolean) => (b ? 'MET' : 'MISSED');
+    console.log(`\nmachine: ${r.machine.cpus} × ${r.machine.cpuModel}, node ${r.machine.node}, load ${r.machine.loadAvgAtStart.join('/')} → ${r.machine.loadAvgAtEnd.join('/')}`);
+    console.log('\n(a) OCR rec 48×320, sequential jobs');
+    console.log(row('direct', r.ocrRec.direct));
+    console.log(row('worker', r.ocrRec.worker));
+    console.log(`  throughputRatio ${r.throughputRatio} (of medians ${r.ocrRec.throughputRatioOfMedians}); target ≥ 0.95: ${ok(r.meetsTargets.throughputRatio)}`);
+    console.log(`  GC pauses per job: direct ${r.ocrRec.gcMsPerJob.direct} ms, worker ${r.ocrRec.gcMsPerJob.worker} ms`);
+    console.log(`  where the added time goes (medians of each step alone): ${fmt(r.ocrRec.breakdown)}`);
+    console.log(`  largest steps: ${(r.ocrRec.breakdown.largestSteps as string[]).join('; ')}`);
+    console.log(`\n(b) MLP batch ${r.smallModel.batch}, 256 KiB input envelope`);
+    console.log(row('direct', r.smallModel.direct));
+    console.log(row('worker', r.smallModel.worker));
+    console.log(`  addedLatencyP50Ms ${r.addedLatencyP50Ms} (target ≤ 1: ${ok(r.meetsTargets.addedLatencyP50Ms)}), addedLatencyP99Ms ${r.addedLatencyP99Ms}`);
+    console.log(`  GC pauses per job: direct ${r.smallModel.gcMsPerJob.direct} ms, worker ${r.smallModel.gcMsPerJob.worker} ms`);
+    console.log(`  where the added time goes (medians of each step alone): ${fmt(r.smallModel.breakdown)}`);
+    console.log(`  largest steps: ${(r.smallModel.breakdown.largestSteps as string[]).join('; ')}`);
+    console.log(`\ntotal ${(r.totalRunMs / 1000).toFixed(1)} s`);
+}
+
+function fmt(b: Record<string, number | string[]>): string {
+    return Object.entries(b)
+        .filter(([, v]) => typeof v === 'number')
+        .map(([k, v]) => `${k.replace(/Ms$/, '')} ${v}${k.endsWith('Ms') ? ' ms' : ''}`)
+        .join(', ');
+}
+
+main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+});
