@@ -57,8 +57,10 @@ export const MAX_RECIPIENTS = 8;
 /** Hard cap on the encrypted payload of either envelope kind (8 MiB); larger inputs belong in a blob protocol. */
 export const MAX_PAYLOAD_BYTES = 8 * 1024 * 1024;
 
-const INPUT_MAGIC = Buffer.from('COCI', 'latin1');
-const RESULT_MAGIC = Buffer.from('COCR', 'latin1');
+/** First bytes of every input envelope (the blob store refuses uploads without them). */
+export const INPUT_MAGIC = Buffer.from('COCI', 'latin1');
+/** First bytes of every result envelope. */
+export const RESULT_MAGIC = Buffer.from('COCR', 'latin1');
 const INPUT_DOMAIN_BYTES = Buffer.from(INPUT_DOMAIN, 'latin1');
 const RESULT_DOMAIN_BYTES = Buffer.from(RESULT_DOMAIN, 'latin1');
 
