@@ -33,7 +33,7 @@ import {
 } from '@ton/sandbox';
 import { normalizedMessageHash } from '../protocol/chain/hash';
 import { RpcError, liteServerError } from './errors';
-import { BlockIdExt } from './render';
+import { BlockIdExt, renderTransaction } from './render';
 import { StateStore } from './state';
 import { TxEntry, TxIndex } from './txindex';
 
@@ -98,6 +98,20 @@ export interface ChainOptions {
 }
 
 export class DevnetChain {
+    /**
+     * Formats a new transaction for the API once the emulator is idle, off the request path, as an indexing API
+     * node does: watchers reading fresh history then get cached JSON instead of parsing BoCs per request.
+     */
+    private prerender(entry: TxEntry): void {
+        setImmediate(() => {
+            try {
+                renderTransaction(entry);
+            } catch {
+                // a transaction that cannot be rendered is reported when it is requested
+            }
+        });
+    }
+
     readonly index = new TxIndex();
     seqno = 1;
     chainId = randomBytes(16).toString('hex');
@@ -493,6 +507,7 @@ export class DevnetChain {
             boc: tx.raw.toBoc().toString('base64'),
         };
         this.index.add(entry);
+        this.prerender(entry);
         this.jobTxs?.push(entry);
         if (this.store) this.unsaved.push(entry);
         this.dirty = true;
