@@ -25,12 +25,12 @@ import { ChainClient, WalletSender } from '../protocol/chain';
 import { NETWORK_IDS } from '../protocol/network';
 import { bufferToUint256, uint256ToBuffer, verifyReceipt } from '../protocol/receipt';
 import { generateX25519KeyPair, openResult, sealInput, x25519Recipient } from '../protocol/envelope';
-import { enclaveReportData } from '../protocol/enclave-keys';
-import { attestationHash, computeWorkerMeasurement, devVendorKeyPair, SimulatedTee, verifyQuote } from '../protocol/attestation';
+import { attestationHash, computeWorkerMeasurement, devVendorKeyPair, SimulatedTee } from '../protocol/attestation';
+import { checkClaimKey, verifyProvider, VerifiedProvider } from '../client/sdk/verifyProvider';
 import { Enclave } from '../worker/enclave/enclave';
 import { InferenceEngine, SHIPPED_MODEL_HASHES } from '../worker/inference';
 import { ConfidentialJobRunner, postReceipt, SUGGESTED_RECEIPT_VALUE } from '../worker/job';
-import { DEFAULT_PARAMS, JobEscrow, JobStatus, JobStatusName, loadJobClaim, loadJobTerms, providerEnclave, providerStakeInit, registryInit, tactConstant } from '../wrappers';
+import { DEFAULT_PARAMS, JobEscrow, JobStatus, JobStatusName, loadJobClaim, loadJobTerms, providerStakeInit, registryInit, tactConstant } from '../wrappers';
 
 const json = process.argv.includes('--json');
 const ROOT = path.join(__dirname, '..');
@@ -125,22 +125,19 @@ async function main() {
         // ---------------------------------------------------------------- client: attestation checks
         step('client: verifying both providers’ attestations against the chain');
         const checks: string[] = [];
+        const attested = new Map<string, VerifiedProvider>();
         for (const w of workers) {
-            const record = await providerEnclave(w.stake);
-            if (!record) throw new Error(`${w.party.name} has no active enclave record on chain`);
-            const v = verifyQuote(w.quote, { vendorPublicKey: vendor.publicKeyHex });
-            const expectedReport = enclaveReportData(uint256ToBuffer(record.receiptKey), uint256ToBuffer(record.encryptionKey));
-            const results: [string, boolean][] = [
-                ['quote signature verifies (simulated TEE vendor key)', v.valid],
-                ['sha256(quote) equals the on-chain attestation hash', bufferToUint256(attestationHash(w.quote)) === record.attestationHash],
-                ['quote measurement is allowed in the registry', await registry.getIsMeasurementAllowed(BigInt('0x' + v.measurement))],
-                ['quote measurement equals the enclave record', BigInt('0x' + v.measurement) === record.measurement],
-                ['report data binds the on-chain enclave keys', v.reportData === expectedReport.toString('hex')],
-            ];
-            for (const [what, ok] of results) {
-                if (!ok) throw new Error(`attestation check failed for ${w.party.name}: ${what}`);
-                checks.push(`${w.party.name}: ${what}`);
-            }
+            const v = await verifyProvider({
+                registry,
+                stake: w.stake,
+                owner: w.party.wallet.address,
+                quote: w.quote,
+                modelHash: models.ocr,
+                quoteOptions: { vendorPublicKey: vendor.publicKeyHex },
+            });
+            if (!v.ok) throw new Error(`${w.party.name}: ${v.error}`);
+            for (const c of v.checks) checks.push(`${w.party.name}: ${c.name}`);
+            attested.set(w.party.name, v);
         }
 
         // ---------------------------------------------------------------- jobs
@@ -219,6 +216,9 @@ async function main() {
             verify('sha256(result) equals the on-chain output commitment', bufferToUint256(out.outputCommitment) === committed.outputCommitment);
             verify('receipt signed by the attested enclave key recorded at claim', verifyReceipt(out.receipt, out.receiptSignature, uint256ToBuffer(claim.receiptKey)));
             verify('claimed by one of the job’s candidates', workers.some((x) => x.party.wallet.address.equals(claim.provider)));
+            const claimer = workers.find((x) => x.party.wallet.address.equals(claim.provider))!;
+            checkClaimKey(attested.get(claimer.party.name)!, claim.receiptKey);
+            verify('the claim carries the attested receipt key', true);
             const plaintext = openResult(out.resultEnvelope, { networkId: NETWORK_ID, job: jobAddress, modelHash: uint256ToBuffer(input.model) }, x25519Recipient(resultKeys.privateKey));
             const result = JSON.parse(plaintext.toString('utf8'));
             verify('result decrypts with the client’s result key', true);

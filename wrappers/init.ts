@@ -1,4 +1,4 @@
-import { Address, beginCell, Dictionary, OpenedContract, toNano } from '@ton/core';
+import { Address, beginCell, Cell, Dictionary, toNano } from '@ton/core';
 import { EnclaveRecord, loadRegistration, NetworkParams, Registry, storeGovernance } from '../build/Registry/tact_Registry';
 import { ProviderStake } from '../build/Registry/tact_ProviderStake';
 
@@ -45,7 +45,7 @@ export function providerStakeInit(registry: Address, owner: Address): Promise<Pr
  * decoded from the `state` getter. The `enclave` getter returns an optional struct as a nested tuple, which
  * Blueprint's v2 TonClient cannot read (it fails with "Not a number"), so off-chain code uses this instead.
  */
-export async function providerEnclave(stake: OpenedContract<ProviderStake>): Promise<EnclaveRecord | null> {
+export async function providerEnclave(stake: { getState(): Promise<{ registration: Cell | null }> }): Promise<EnclaveRecord | null> {
     const { registration } = await stake.getState();
     if (!registration) return null;
     const r = loadRegistration(registration.beginParse());

@@ -92,7 +92,7 @@ export async function createNetwork(opts: { params?: Partial<NetworkParams>; all
             measurement,
             stake: (amount: bigint, value = amount + toNano('0.1')) =>
                 contract.send(owner.getSender(), { value }, { $$type: 'Stake', queryId: 0n, amount }),
-            register: (m: [bigint, bigint][] = models, record: Partial<{ measurement: bigint; receiptKey: bigint; endpoint: string }> = {}) => {
+            register: (m: [bigint, bigint][] = models, record: Partial<{ measurement: bigint; receiptKey: bigint; encryptionKey: bigint; attestationHash: bigint; endpoint: string }> = {}) => {
                 const dict = Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.BigUint(64));
                 for (const [h, price] of m) dict.set(h, price);
                 return contract.send(owner.getSender(), { value: toNano('0.1') }, {
@@ -101,9 +101,9 @@ export async function createNetwork(opts: { params?: Partial<NetworkParams>; all
                     record: {
                         $$type: 'EnclaveRecord',
                         receiptKey: record.receiptKey ?? BigInt('0x' + keys.publicKey.toString('hex')),
-                        encryptionKey,
+                        encryptionKey: record.encryptionKey ?? encryptionKey,
                         measurement: record.measurement ?? measurement,
-                        attestationHash: hash256('quote:' + name),
+                        attestationHash: record.attestationHash ?? hash256('quote:' + name),
                         endpoint: record.endpoint ?? `https://${name}.example/cocoon`,
                     },
                     models: dict,

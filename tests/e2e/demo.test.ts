@@ -13,7 +13,7 @@ describe('npm run demo', () => {
         const report = JSON.parse(stdout);
         expect(report.ok).toBe(true);
         expect(report.tee).toMatch(/simulated/);
-        expect(report.attestationChecks).toHaveLength(10);
+        expect(report.attestationChecks).toHaveLength(16); // 8 trust-chain checks per provider
         const [ocr, vad] = report.jobs;
         for (const job of report.jobs) {
             expect(job.state).toBe('Settled');
