@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { toNano } from '@ton/core';
+import { Registry } from '../build/Registry/tact_Registry';
 
 /**
  * The contracts' named constants (exit codes, bounds, fees, gas budgets), read from contracts/constants.tact so
@@ -56,3 +57,9 @@ export const JobStatusName: Record<number, string> = Object.fromEntries(
 export function exitCodeName(code: number): string {
     return Object.entries(ExitCode).find(([, v]) => v === code)?.[0] ?? `exit code ${code}`;
 }
+
+/**
+ * Every message's and event's 32-bit opcode by name (from the compiler: messages.tact is the single source), e.g.
+ * Opcodes.OfferClaim, Opcodes.JobClaimed. Events are external-out messages whose body starts with their opcode.
+ */
+export const Opcodes: Readonly<Record<string, number>> = Registry.opcodes;

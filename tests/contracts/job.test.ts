@@ -1,6 +1,6 @@
 import '@ton/test-utils';
 import { Address, toNano } from '@ton/core';
-import { ExitCode, JobStatus, loadJobClaim } from '../../wrappers';
+import { ExitCode, JobStatus, loadJobClaim, Opcodes } from '../../wrappers';
 import {
     createNetwork,
     events,
@@ -14,19 +14,8 @@ import {
     txOn,
 } from './fixtures';
 
-const OP = {
-    OpenJob: 0x7c0c1009,
-    InitJob: 0x7c0c3001,
-    ClaimJob: 0x7c0c2004,
-    OfferClaim: 0x7c0c3002,
-    SubmitReceipt: 0x7c0c3003,
-    AcceptResult: 0x7c0c3004,
-    Settle: 0x7c0c3005,
-    CancelJob: 0x7c0c3006,
-    ExpireJob: 0x7c0c3007,
-    JobFinished: 0x7c0c2006,
-};
-const EVT = { JobOpened: 0x7c0ce009, JobClaimed: 0x7c0ce201, JobCommitted: 0x7c0ce202, JobSettled: 0x7c0ce203, JobCancelled: 0x7c0ce204, JobExpired: 0x7c0ce205, LockReleased: 0x7c0ce109, StakeSlashed: 0x7c0ce107 };
+const OP = Opcodes;
+const EVT = Opcodes;
 
 describe('JobEscrow lifecycle', () => {
     let net: Network;

@@ -1,6 +1,6 @@
 import { Address, toNano } from '@ton/core';
 import { SendMessageResult } from '@ton/sandbox';
-import { tactConstant } from '../../wrappers';
+import { Opcodes, tactConstant } from '../../wrappers';
 import { Client, gasUsed, Network, Provider, totalFees } from './fixtures';
 
 /** Gas and fees of processing one message, split into the protocol's contracts and everything else. */
@@ -39,15 +39,7 @@ export function costOfOp(result: SendMessageResult, address: Address, op: number
     throw new Error(`no transaction for op 0x${op.toString(16)} on ${address}`);
 }
 
-export const OPCODES = {
-    OpenJob: 0x7c0c1009,
-    InitJob: 0x7c0c3001,
-    ClaimJob: 0x7c0c2004,
-    OfferClaim: 0x7c0c3002,
-    SubmitReceipt: 0x7c0c3003,
-    AcceptResult: 0x7c0c3004,
-    JobFinished: 0x7c0c2006,
-} as const;
+const OPCODES = Opcodes;
 
 /**
  * One whole job, open to settle (the client accepts), with the exact value a client attaches

@@ -1,10 +1,10 @@
 import '@ton/test-utils';
 import { toNano } from '@ton/core';
-import { ExitCode, tactConstant } from '../../wrappers';
+import { ExitCode, Opcodes, tactConstant } from '../../wrappers';
 import { claimInterleaved, createNetwork, events, hash256, MEASUREMENT, MODEL_OCR, MODEL_VAD, Network, totalFees } from './fixtures';
 
-const EVT = { Staked: 0x7c0ce101, EnclaveRegistered: 0x7c0ce102, EnclaveRejected: 0x7c0ce103, EnclaveRevoked: 0x7c0ce108, LockReleased: 0x7c0ce109, JobClaimed: 0x7c0ce201 };
-const OP = { CheckEnclave: 0x7c0c100a, OfferClaim: 0x7c0c3002, ApplyRevocation: 0x7c0c200a };
+const EVT = Opcodes;
+const OP = Opcodes;
 
 describe('ProviderStake: stake, enclave, unstake', () => {
     let net: Network;

@@ -1,18 +1,9 @@
 import '@ton/test-utils';
 import { toNano } from '@ton/core';
-import { ExitCode, loadMeasurementAllowed, loadParamsUpdated, tactConstant } from '../../wrappers';
+import { ExitCode, loadMeasurementAllowed, loadParamsUpdated, Opcodes, tactConstant } from '../../wrappers';
 import { createNetwork, events, hash256, MEASUREMENT, MODEL_OCR, Network, NETWORK_ID } from './fixtures';
 
-const EVT = {
-    OwnershipTransferStarted: 0x7c0ce001,
-    OwnershipTransferred: 0x7c0ce002,
-    ParamsUpdated: 0x7c0ce003,
-    MeasurementAllowed: 0x7c0ce004,
-    MeasurementRevoked: 0x7c0ce005,
-    ModelAllowed: 0x7c0ce006,
-    ModelRevoked: 0x7c0ce007,
-    TreasuryChanged: 0x7c0ce008,
-};
+const EVT = Opcodes;
 
 describe('Registry', () => {
     let net: Network;

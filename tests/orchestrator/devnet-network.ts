@@ -9,13 +9,14 @@ import { internal } from '@ton/sandbox';
 import { Devnet } from '../../devnet';
 import type { TxEntry } from '../../devnet';
 import {
+    DEFAULT_PARAMS,
     NetworkParams,
+    registryInit,
     ProviderStake,
     Registry,
     storeAllowMeasurement,
     storeAllowModel,
     storeCancelJob,
-    storeGovernance,
     storeOpenJob,
     storeRegisterEnclave,
     storeRevokeModel,
@@ -36,16 +37,7 @@ export function fakeAddress(label: string): Address {
 export const MEASUREMENT = hash256('measurement:watcher-test');
 export const MODEL = hash256('model:watcher-test');
 
-export const params: NetworkParams = {
-    $$type: 'NetworkParams',
-    minProviderStake: toNano('10'),
-    unstakeCooldown: 600n,
-    protocolFeeBps: 250n,
-    disputeWindow: 60n,
-    slashBps: 5000n,
-    maxJobDuration: 86400n,
-    lockRatioBps: 20000n,
-};
+export const params: NetworkParams = { ...DEFAULT_PARAMS, unstakeCooldown: 600n, disputeWindow: 60n };
 
 export interface DevnetNetwork {
     registry: Registry;
@@ -76,17 +68,7 @@ export function governanceBody(i: number): Cell {
 export async function deployNetwork(devnet: Devnet, label = 'net'): Promise<DevnetNetwork> {
     const governance = fakeAddress(label + ':governance');
     const treasury = fakeAddress(label + ':treasury');
-    const registry = await Registry.fromInit(
-        NETWORK_ID,
-        0n,
-        params,
-        1n,
-        treasury,
-        0n,
-        0n,
-        Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.Uint(8)),
-        beginCell().store(storeGovernance({ $$type: 'Governance', owner: governance, pendingOwner: null })).endCell(),
-    );
+    const registry = await registryInit(Number(NETWORK_ID), params, treasury, governance);
     const send: DevnetNetwork['send'] = async (from, to, body, value = toNano('0.05'), init) => {
         const txs = await devnet.sendMessage(internal({ from, to, value, body: body ?? undefined, stateInit: init, bounce: init === undefined }));
         return txs;
