@@ -9,7 +9,7 @@ const ROOT = path.join(__dirname, '..', '..');
 function cocoon(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve) =>
         execFile(process.execPath, ['bin/cocoon.js', ...args], { cwd: ROOT, timeout: 90_000 }, (err, stdout, stderr) =>
-            resolve({ code: err ? ((err as NodeJS.ErrnoException & { code?: number }).code as number) ?? 1 : 0, stdout, stderr }),
+            resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
         ),
     );
 }

@@ -1,7 +1,7 @@
-import * as net from 'net';
 import { randomBytes } from 'crypto';
 import { KeyPair, keyPairFromSeed, mnemonicNew, mnemonicToPrivateKey } from '@ton/crypto';
 import { WalletContractV4 } from '@ton/ton';
+export { freePort } from '../helpers/net';
 
 export interface RawReply {
     status: number;
@@ -53,13 +53,3 @@ export async function waitFor<T>(fn: () => Promise<T | undefined | null | false>
     }
 }
 
-export function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const s = net.createServer();
-        s.once('error', reject);
-        s.listen(0, '127.0.0.1', () => {
-            const port = (s.address() as net.AddressInfo).port;
-            s.close(() => resolve(port));
-        });
-    });
-}

@@ -8,7 +8,7 @@
  *   redis.disconnect(); await server.stop();
  */
 import { ChildProcess, spawn } from 'child_process';
-import * as net from 'net';
+import { freePort } from './net';
 
 export interface RedisServer {
     port: number;
@@ -19,16 +19,6 @@ export interface RedisServer {
 
 const REDIS_BIN = process.env.REDIS_SERVER_BIN ?? '/usr/bin/redis-server';
 
-function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const s = net.createServer();
-        s.once('error', reject);
-        s.listen(0, '127.0.0.1', () => {
-            const port = (s.address() as net.AddressInfo).port;
-            s.close(() => resolve(port));
-        });
-    });
-}
 
 function launch(port: number): Promise<RedisServer> {
     return new Promise((resolve, reject) => {

@@ -1,6 +1,7 @@
 import { Address, fromNano } from '@ton/core';
 import { Command, CommandIO, OptionSpec, ParsedArgs, UsageError } from '../command';
 import { ChainClient } from '../../../protocol/chain';
+import { uint256ToBuffer } from '../../../protocol/receipt';
 import { JobEscrow, JobStatusName, loadJobClaim, loadJobTerms, ProviderStake, providerEnclave, Registry } from '../../../wrappers';
 
 /**
@@ -22,11 +23,13 @@ function parseAddress(value: unknown, what: string): Address {
     }
 }
 
-function connect(args: ParsedArgs) {
+/** The chain client and the registry named by the flags, after checking the registry exists there. */
+async function connect(args: ParsedArgs) {
     const endpoint = String(args.options.endpoint);
     if (!/^https?:\/\//.test(endpoint)) throw new UsageError(`--endpoint must be an http(s) URL, got ${JSON.stringify(endpoint)}`);
     const chain = new ChainClient({ endpoint, apiKey: args.options['api-key'] as string | undefined });
     const registryAddress = parseAddress(args.options.registry, '--registry');
+    await requireDeployed(chain, registryAddress, 'registry');
     return { chain, registry: chain.open(Registry.fromAddress(registryAddress)), registryAddress };
 }
 
@@ -35,6 +38,7 @@ async function requireDeployed(chain: ChainClient, address: Address, what: strin
 }
 
 const ton = (n: bigint) => `${fromNano(n)} TON`;
+const hex = (x: bigint) => uint256ToBuffer(x).toString('hex');
 
 function print(io: CommandIO, json: boolean, data: Record<string, unknown>, lines: string[]) {
     if (json) io.out(JSON.stringify(data, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)));
@@ -48,8 +52,7 @@ export const registryStatus: Command = {
     example: 'cocoon registry status --endpoint http://127.0.0.1:8081/jsonRPC --registry EQC…',
     options: chainOptions,
     async run(args, io) {
-        const { chain, registry, registryAddress } = connect(args);
-        await requireDeployed(chain, registryAddress, 'registry');
+        const { chain, registry, registryAddress } = await connect(args);
         const [networkId, params, version, counts, jobCount, treasury, governance] = await Promise.all([
             registry.getNetworkId(),
             registry.getParams(),
@@ -90,15 +93,13 @@ export const providerStatus: Command = {
     example: 'cocoon provider status --registry EQC… --owner EQD…',
     options: [...chainOptions, { name: 'owner', type: 'string', description: "the provider's wallet address", env: 'COCOON_PROVIDER', required: true }],
     async run(args, io) {
-        const { chain, registry, registryAddress } = connect(args);
-        await requireDeployed(chain, registryAddress, 'registry');
+        const { chain, registry } = await connect(args);
         const owner = parseAddress(args.options.owner, '--owner');
         const stakeAddress = await registry.getProviderAddress(owner);
         await requireDeployed(chain, stakeAddress, `provider contract for ${owner.toString()} (has it staked?)`);
         const stake = chain.open(ProviderStake.fromAddress(stakeAddress));
         const [s, enclave, models] = await Promise.all([stake.getState(), providerEnclave(stake), stake.getModels()]);
-        const prices = [...models.keys()].map((h) => ({ model: h.toString(16).padStart(64, '0'), price: models.get(h)! }));
-        const hex = (x: bigint) => x.toString(16).padStart(64, '0');
+        const prices = [...models.keys()].map((h) => ({ model: hex(h), price: models.get(h)! }));
         print(io, args.json, {
             owner: owner.toString(),
             contract: stakeAddress.toString(),
@@ -128,8 +129,7 @@ export const jobStatus: Command = {
     example: 'cocoon job status --registry EQC… --job 0 --json',
     options: [...chainOptions, { name: 'job', type: 'number', description: 'job id (as numbered by the registry)', required: true }],
     async run(args, io) {
-        const { chain, registry, registryAddress } = connect(args);
-        await requireDeployed(chain, registryAddress, 'registry');
+        const { chain, registry } = await connect(args);
         const id = args.options.job as number;
         if (!Number.isInteger(id) || id < 0) throw new UsageError(`--job must be a job id (a non-negative integer), got ${id}`);
         const address = await registry.getJobAddress(BigInt(id));
@@ -138,7 +138,6 @@ export const jobStatus: Command = {
         const terms = st.terms ? loadJobTerms(st.terms.beginParse()) : null;
         const claim = st.claim ? loadJobClaim(st.claim.beginParse()) : null;
         const state = JobStatusName[Number(st.status)] ?? `unknown (${st.status})`;
-        const hex = (x: bigint) => x.toString(16).padStart(64, '0');
         print(io, args.json, {
             job: id, address: address.toString(), state,
             client: terms?.client.toString() ?? null, model: terms ? hex(terms.modelHash) : null,
