@@ -7,7 +7,7 @@ const config: Config = {
     testEnvironment: 'node',
     testPathIgnorePatterns: ['/node_modules/', '/dist/'],
     roots: ['<rootDir>/tests'],
-    transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
+    transform: { '^.+\\.ts$': ['ts-jest', {}] },
     testTimeout: 60_000,
     // Two cores: keep one worker per core so sandbox suites do not starve each other.
     maxWorkers: 2,
