@@ -11,7 +11,7 @@
  * p99 over `--decisions` decisions are reported, per round; the round with the median median is kept. Sizes: 10,000
  * providers (the target) and 1,000 (for the scaling ratio).
  *
- * Run: npx ts-node --transpile-only bench/routing.ts [--decisions 20000] [--rounds 3] [--seed 1]
+ * Run: npx ts-node --swc bench/routing.ts [--decisions 20000] [--rounds 3] [--seed 1]
  *      → bench/results/routing.json
  */
 import * as fs from 'fs';
@@ -141,7 +141,7 @@ interface Round {
     maxMicros: number;
 }
 
-function runSize(n: number, decisions: number, rounds: number, seed: number) {
+export function runSize(n: number, decisions: number, rounds: number, seed: number) {
     const t0 = performance.now();
     const s = buildDirectory(n, seed);
     const buildMs = performance.now() - t0;
@@ -218,7 +218,7 @@ function main(): void {
     const result = {
         benchmark: 'routing',
         timestamp: new Date().toISOString(),
-        command: `npx ts-node --transpile-only bench/routing.ts --decisions ${decisions} --rounds ${rounds} --seed ${seed}`,
+        command: `npx ts-node --swc bench/routing.ts --decisions ${decisions} --rounds ${rounds} --seed ${seed}`,
         machine: {
             cpus: os.cpus().length,
             cpuModel: os.cpus()[0]?.model,
@@ -244,4 +244,4 @@ function main(): void {
     console.log(`10k: median ${at10k.medianMicros} µs, p99 ${at10k.p99Micros} µs; 1k: median ${at1k.medianMicros} µs → ${out}`);
 }
 
-main();
+if (require.main === module) main();

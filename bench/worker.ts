@@ -12,17 +12,18 @@
  * recognizer alone on a crop. The benchmark therefore builds an in-memory catalog that lists the very same verified
  * .onnx files under the generic `tensor` task (the rec model, and the MLP as shipped) and runs them through the real
  * InferenceEngine; the direct sessions are created from the same files with the exact session options the engine
- * uses (sessionOptionsFor). Tensors travel as base64 in both directions (the fast encoding). The rec model's output
- * is the full CTC probability matrix [1, 40, 6625] float32 (1.06 MB, 1.41 MB as base64): that is what the tensor
- * task returns and what the worker must encrypt, hash and commit.
+ * uses (sessionOptionsFor). Tensors travel in the binary tensor form (protocol/tensor-binary.ts: a small JSON
+ * header, then the element bytes, viewed in place) in both directions. The rec model's output is the full CTC
+ * probability matrix [1, 40, 6625] float32 (1.06 MB): that is what the tensor task returns and what the worker must
+ * encrypt, hash and commit. The same crop is also run as a JSON request with base64 data (`ocrRecJsonBase64`), the
+ * form the binary one replaced, to show what it saves.
  *
- * The 256 KiB envelope of (b) holds the base64 tensor request for the calibrated batch, padded with trailing JSON
- * whitespace up to exactly 256 KiB (legal JSON; the worker parses all of it), so hashing, unwrapping and decryption
- * run on 256 KiB.
+ * The 256 KiB envelope of (b) holds the binary tensor request for the calibrated batch, zero-padded up to exactly
+ * 256 KiB (bytes after the data section are ignored), so hashing, unwrapping and decryption run on 256 KiB.
  *
  * A component breakdown (medians of each step alone, on the same inputs) shows where the added time goes.
  *
- * Run: npx ts-node --transpile-only bench/worker.ts   → bench/results/worker.json. Total time ~1.5 minutes.
+ * Run: npx ts-node --swc bench/worker.ts   → bench/results/worker.json. Total time ~1.5 minutes.
  */
 import * as crypto from 'crypto';
 import * as fs from 'fs';
@@ -30,6 +31,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { performance, PerformanceObserver } from 'perf_hooks';
 import { Address } from '@ton/core';
+import { decodeTensorMessage, decodeTensorResponse, encodeTensorRequest } from '../protocol/tensor-binary';
 import { envelopeCommitment, generateX25519KeyPair, openResult, readInputHeader, sealInput, sealResult, SealedInput } from '../protocol/envelope';
 import { NETWORK_IDS } from '../protocol/network';
 import { Enclave } from '../worker/enclave/enclave';
@@ -41,6 +43,7 @@ const NET: number = NETWORK_IDS.devnet;
 const ENVELOPE_BYTES = 256 * 1024;
 const TARGETS = { throughputRatio: 0.95, addedLatencyP50Ms: 1 } as const;
 const BUDGET_A_MS = 40_000;
+const BUDGET_A_JSON_MS = 15_000;
 const MAX_PAIRS_A = 400;
 const BUDGET_B_MS = 20_000;
 const MAX_PAIRS_B = 4000;
@@ -109,6 +112,14 @@ function pseudoRandom(n: number, seed: number): Float32Array {
         x[i] = s / 0x80000000 - 1;
     }
     return x;
+}
+
+/** The binary tensor form (protocol/tensor-binary.ts), zero-padded to `padTo` bytes (trailing bytes are ignored). */
+function tensorRequestBinary(name: string, data: Float32Array, shape: number[], padTo?: number): Buffer {
+    const bytes = encodeTensorRequest({ [name]: { dtype: 'float32', shape, data } });
+    if (padTo === undefined) return bytes;
+    if (bytes.length > padTo) throw new Error(`the request is ${bytes.length} bytes, more than ${padTo}`);
+    return Buffer.concat([bytes, Buffer.alloc(padTo - bytes.length)]);
 }
 
 function tensorRequest(name: string, data: Float32Array, shape: number[], padTo?: number): Buffer {
@@ -229,8 +240,8 @@ async function main(): Promise<void> {
             engineOverheadMs: r3(engineRun - direct),
             engineRunMs: engineRun,
             directRunMs: direct,
-            requestJsonParseMs: await median(reps, () => JSON.parse(plaintext.toString('utf8'))),
-            outputJsonBytes: output.length,
+            requestDecodeMs: await median(reps, () => (plaintext[0] === 0x7b ? JSON.parse(plaintext.toString('utf8')) : decodeTensorMessage('inputs', plaintext))),
+            outputBytes: output.length,
             sealResultMs: await median(reps, () => sealResult(output, { ...binding, job: jobAddress })),
             resultSha256Ms: await median(reps, () => envelopeCommitment(resultEnvelope)),
             receiptHashAndSignMs: await median(reps, () => enclave.signReceipt(res.receipt)),
@@ -254,7 +265,8 @@ async function main(): Promise<void> {
     const crop = pseudoRandom(3 * 48 * 320, 7);
     const recInput = recDirect.inputNames[0];
     const recFeeds = { [recInput]: new ort.Tensor('float32', crop, [1, 3, 48, 320]) };
-    const recSealed = sealFor(recFile.sha256, tensorRequest(recInput, crop, [1, 3, 48, 320]));
+    const recSealed = sealFor(recFile.sha256, tensorRequestBinary(recInput, crop, [1, 3, 48, 320]));
+    const recSealedJson = sealFor(recFile.sha256, tensorRequest(recInput, crop, [1, 3, 48, 320]));
     const recJob = jobOf(recFile.sha256, recSealed);
     const recDirectRun = () => recDirect.run(recFeeds);
     const recWorkerRun = () => runner.run(recJob);
@@ -262,8 +274,9 @@ async function main(): Promise<void> {
     {
         const ref = Object.values(await recDirect.run(recFeeds))[0];
         const res = await runner.run(recJob);
-        const out = JSON.parse(openResultFor(res.resultEnvelope, recFile.sha256).toString('utf8')) as { outputs: Record<string, { data: string }> };
-        const got = Buffer.from(Object.values(out.outputs)[0].data, 'base64');
+        const out = decodeTensorResponse(openResultFor(res.resultEnvelope, recFile.sha256));
+        const t = Object.values(out)[0].data;
+        const got = Buffer.from(t.buffer, t.byteOffset, t.byteLength);
         const want = Buffer.from((ref.data as Float32Array).buffer, (ref.data as Float32Array).byteOffset, (ref.data as Float32Array).byteLength);
         if (!got.equals(want)) throw new Error('the worker path and the direct run disagree on the OCR rec output');
     }
@@ -274,6 +287,12 @@ async function main(): Promise<void> {
     const throughputRatio = r3(aDirect.totalMs / aWorker.totalMs);
     const throughputRatioP50 = r3(aDirect.p50Ms / aWorker.p50Ms);
     const aBreakdown = await breakdown(recFile.sha256, recSealed, 15, recDirectRun);
+    // the same crop as a JSON request with base64 tensors (the JSON form of the tensor task), for comparison
+    console.log(`(a') OCR rec 48×320, JSON/base64 request: interleaving for up to ${BUDGET_A_JSON_MS / 1000} s …`);
+    const recJobJson = jobOf(recFile.sha256, recSealedJson);
+    const aj = await interleaved(recDirectRun, () => runner.run(recJobJson), BUDGET_A_JSON_MS, MAX_PAIRS_A, 3);
+    const ajDirect = stats(aj.direct);
+    const ajWorker = stats(aj.worker);
 
     // -------- (b) ~1 ms model in a 256 KiB envelope --------
     const overhead = sealFor(mlpFile.sha256, Buffer.alloc(0)).envelope.length; // envelope bytes around the payload
@@ -283,14 +302,14 @@ async function main(): Promise<void> {
         const feeds = { x: new ort.Tensor('float32', pseudoRandom(b * 64, b), [b, 64]) };
         const p50 = await median(100, () => mlpDirect.run(feeds));
         calibration.push({ batch: b, directP50Ms: p50 });
-        const payloadFits = Math.ceil((b * 64 * 4) / 3) * 4 + 200 <= ENVELOPE_BYTES - overhead;
+        const payloadFits = b * 64 * 4 + 256 <= ENVELOPE_BYTES - overhead;
         if (!payloadFits) break;
         batch = b;
         if (p50 >= 1) break;
     }
     const mlpX = pseudoRandom(batch * 64, 99);
     const mlpFeeds = { x: new ort.Tensor('float32', mlpX, [batch, 64]) };
-    const mlpPayload = tensorRequest('x', mlpX, [batch, 64], ENVELOPE_BYTES - overhead);
+    const mlpPayload = tensorRequestBinary('x', mlpX, [batch, 64], ENVELOPE_BYTES - overhead);
     const mlpSealed = sealFor(mlpFile.sha256, mlpPayload);
     if (mlpSealed.envelope.length !== ENVELOPE_BYTES) throw new Error(`envelope is ${mlpSealed.envelope.length} bytes`);
     const mlpJob = jobOf(mlpFile.sha256, mlpSealed);
@@ -320,7 +339,7 @@ async function main(): Promise<void> {
     const result = {
         benchmark: 'worker',
         timestamp: new Date().toISOString(),
-        command: 'npx ts-node --transpile-only bench/worker.ts',
+        command: 'npx ts-node --swc bench/worker.ts',
         machine: {
             cpus: cpus.length,
             cpuModel: cpus[0]?.model ?? 'unknown',
@@ -340,7 +359,7 @@ async function main(): Promise<void> {
         },
         ocrRec: {
             model: `${recFile.name} (${recFile.sha256})`,
-            input: 'float32 [1, 3, 48, 320], fixed pseudo-random crop; base64 request, base64 output',
+            input: 'float32 [1, 3, 48, 320], fixed pseudo-random crop; binary tensor request and response (protocol/tensor-binary.ts)',
             iterations: { direct: aDirect.n, worker: aWorker.n, warmupPairs: 3 },
             wallMs: r3(a.wallMs),
             direct: aDirect,
@@ -351,6 +370,13 @@ async function main(): Promise<void> {
             throughputRatioOfMedians: throughputRatioP50,
             gcMsPerJob: a.gcMsPerJob,
             breakdown: aBreakdown,
+        },
+        ocrRecJsonBase64: {
+            input: 'the same crop as a JSON request with base64 data, base64 output (1.41 MB result)',
+            iterations: { direct: ajDirect.n, worker: ajWorker.n, warmupPairs: 3 },
+            direct: ajDirect,
+            worker: ajWorker,
+            throughputRatio: r3(ajDirect.totalMs / ajWorker.totalMs),
         },
         ocrTask: {
             what: 'engine.run("ocr", image) vs. the worker path on the same engine (det + rec, text result)',
@@ -367,7 +393,7 @@ async function main(): Promise<void> {
             calibration,
             inputEnvelopeBytes: mlpSealed.envelope.length,
             tensorBytes: batch * 64 * 4,
-            paddingBytes: mlpPayload.length - mlpPayload.toString('utf8').trimEnd().length,
+            paddingBytes: mlpPayload.length - encodeTensorRequest({ x: { dtype: 'float32', shape: [batch, 64], data: mlpX } }).length,
             iterations: { direct: bDirect.n, worker: bWorker.n, warmupPairs: 30 },
             wallMs: r3(b.wallMs),
             direct: bDirect,

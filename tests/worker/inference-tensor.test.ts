@@ -9,6 +9,7 @@ import { InferenceEngine, loadCatalog, sessionOptionsFor, SHIPPED_MODEL_HASHES, 
 import * as ort from '../../worker/inference/ort';
 import { MLP_FILE } from '../../worker/models/make-mlp';
 import { encodeModel } from '../../worker/models/onnx-writer';
+import { decodeTensorResponse, encodeTensorRequest, isBinaryTensorMessage } from '../../protocol/tensor-binary';
 
 const MLP = SHIPPED_MODEL_HASHES.tensor;
 
@@ -197,5 +198,40 @@ describe('tensor task dtypes (generated multi-dtype model)', () => {
         expect(out.outputs.a2.data).toBe(b64(BigInt64Array.of(14n, -18n)));
         expect(out.outputs.e2.data).toBe(b64(Float64Array.of(9, 0.25)));
         expect(out.outputs.g1.data).toBe(b64(Float32Array.of(0.1, 0.2)));
+    });
+});
+
+describe('tensor task, binary form (protocol/tensor-binary.ts)', () => {
+    test('binary in, binary out: bitwise equal to a direct run, and to the JSON form', async () => {
+        const x = inputData(65 * 64);
+        const out = await engine.run('tensor', MLP, encodeTensorRequest({ x: { dtype: 'float32', shape: [65, 64], data: x } }));
+        expect(isBinaryTensorMessage(out)).toBe(true);
+        const y = decodeTensorResponse(out).y;
+        const ref = (await direct.run({ x: new ort.Tensor('float32', x, [65, 64]) })).y;
+        expect(y.dtype).toBe('float32');
+        expect(y.shape).toEqual([65, 16]);
+        expect(bytesOf(y.data).equals(bytesOf(ref.data as Float32Array))).toBe(true);
+        const viaJson = JSON.parse((await engine.run('tensor', MLP, Buffer.from(JSON.stringify({ inputs: { x: { dtype: 'float32', shape: [65, 64], data: bytesOf(x).toString('base64') } }, outputEncoding: 'base64' })))).toString()) as TensorOut;
+        expect(Buffer.from(viaJson.outputs.y.data as string, 'base64').equals(bytesOf(y.data))).toBe(true);
+    });
+
+    test('the binary result is a quarter smaller than the base64 JSON one', async () => {
+        const x = inputData(128 * 64);
+        const bin = await engine.run('tensor', MLP, encodeTensorRequest({ x: { dtype: 'float32', shape: [128, 64], data: x } }));
+        const json = await engine.run('tensor', MLP, Buffer.from(JSON.stringify({ inputs: { x: { dtype: 'float32', shape: [128, 64], data: bytesOf(x).toString('base64') } }, outputEncoding: 'base64' })));
+        expect(bin.length).toBeLessThan(json.length * 0.8);
+    });
+
+    test.each<[string, () => Buffer, string]>([
+        ['a malformed header', () => { const b = encodeTensorRequest({ x: { dtype: 'float32', shape: [1, 64], data: new Float32Array(64) } }); b.writeUInt32LE(1 << 30, 4); return b; }, 'TENSOR_BINARY'],
+        ['a dtype the model does not take', () => encodeTensorRequest({ x: { dtype: 'float64', shape: [1, 64], data: new Float64Array(64) } }), 'TENSOR_DTYPE'],
+        ['a wrong inner dimension', () => encodeTensorRequest({ x: { dtype: 'float32', shape: [1, 63], data: new Float32Array(63) } }), 'TENSOR_SHAPE'],
+        ['an unknown input name', () => encodeTensorRequest({ x: { dtype: 'float32', shape: [1, 64], data: new Float32Array(64) }, z: { dtype: 'float32', shape: [1], data: new Float32Array(1) } }), 'TENSOR_UNKNOWN_INPUT'],
+        ['an unknown output name', () => encodeTensorRequest({ x: { dtype: 'float32', shape: [1, 64], data: new Float32Array(64) } }, { outputs: ['nope'] }), 'TENSOR_UNKNOWN_OUTPUT'],
+        ['a batch over the catalog limit', () => encodeTensorRequest({ x: { dtype: 'float32', shape: [5000, 64], data: new Float32Array(5000 * 64) } }), 'TENSOR_BATCH_TOO_LARGE'],
+    ])('refuses %s with its code, before the model runs', async (_what, make, code) => {
+        const before = engine.stats().find((s) => s.sha256 === MLP)?.runs ?? 0;
+        await expect(engine.run('tensor', MLP, make())).rejects.toMatchObject({ code });
+        expect(engine.stats().find((s) => s.sha256 === MLP)?.runs ?? 0).toBe(before);
     });
 });

@@ -138,9 +138,13 @@ export class InferenceEngine {
         return pipeline.run(input);
     }
 
-    /** Runs a job: input bytes → UTF-8 JSON bytes of the output. */
+    /** Runs a job: input bytes → output bytes (UTF-8 JSON; binary tensors for a binary tensor request). */
     async run(task: JobTask | string, modelHash: ModelHashLike, input: Uint8Array): Promise<Buffer> {
-        return Buffer.from(JSON.stringify(await this.runJson(task, modelHash, input)), 'utf8');
+        const entry = this.resolve(task, modelHash);
+        const pipeline = await this.pipeline(entry);
+        // tensor requests may be binary (protocol/tensor-binary.ts): the pipeline answers in the request's form
+        if (pipeline instanceof TensorPipeline) return pipeline.runBytes(input);
+        return Buffer.from(JSON.stringify(await pipeline.run(input)), 'utf8');
     }
 
     /** Creates the sessions of the given served models (default: all) ahead of the first job. */

@@ -19,6 +19,7 @@ export type InputErrorCode =
     | 'AUDIO_EMPTY'
     | 'AUDIO_TOO_LONG'
     | 'TENSOR_JSON'
+    | 'TENSOR_BINARY'
     | 'TENSOR_UNKNOWN_INPUT'
     | 'TENSOR_MISSING_INPUT'
     | 'TENSOR_UNKNOWN_OUTPUT'

@@ -15,6 +15,10 @@
  * (arrays: float values print as the shortest decimal that parses back to the same float, so they round-trip
  * bit for bit; non-finite values as the strings above; int64 beyond 2^53 as decimal strings; bool as true/false).
  *
+ * Binary form (protocol/tensor-binary.ts, magic "CTB1"): a small JSON header naming each tensor's dtype, shape and
+ * place, then the raw element bytes. The worker views them in place and answers a binary request with a binary
+ * response, so large tensors cost neither base64 nor JSON (bench/worker.ts measures both forms).
+ *
  * Everything is validated against the session's input metadata before the model runs: names, dtypes, rank and
  * fixed dimensions, element count vs. data length, value ranges, size caps, and the catalog's maxBatch.
  */
@@ -22,6 +26,16 @@ import * as ort from './ort';
 import { CatalogEntry } from './catalog';
 import { InferenceInputError } from './errors';
 import { SessionPool } from './sessions';
+import {
+    BINARY_ELEMENT_SIZE,
+    BinaryDtype,
+    NamedTensor,
+    TensorData,
+    TensorFormatError,
+    decodeTensorMessage,
+    encodeTensorMessage,
+    isBinaryTensorMessage,
+} from '../../protocol/tensor-binary';
 
 export type TensorDtype = 'float32' | 'float64' | 'int32' | 'int64' | 'int8' | 'uint8' | 'bool';
 export const TENSOR_DTYPES: readonly TensorDtype[] = ['float32', 'float64', 'int32', 'int64', 'int8', 'uint8', 'bool'];
@@ -178,11 +192,12 @@ export class TensorPipeline {
         this.limits = { ...DEFAULT_TENSOR_LIMITS, ...limits };
     }
 
-    /** Validates a request against the model's metadata and builds the feeds (no model run). */
-    async prepare(bytes: Uint8Array): Promise<{ feeds: Record<string, ort.Tensor>; fetches?: string[]; encoding: 'array' | 'base64' }> {
+    /** Validates a request (JSON, or binary CTB1) against the model's metadata and builds the feeds (no model run). */
+    async prepare(bytes: Uint8Array): Promise<{ feeds: Record<string, ort.Tensor>; fetches?: string[]; encoding: 'array' | 'base64' | 'binary' }> {
         const L = this.limits;
         if (bytes.length === 0) bad('INPUT_EMPTY', 'the tensor request is empty (0 bytes)');
         if (bytes.length > L.maxBytes) bad('INPUT_TOO_LARGE', `the tensor request is ${bytes.length} bytes; the limit is ${L.maxBytes} bytes`);
+        if (isBinaryTensorMessage(bytes)) return this.prepareBinary(bytes);
         let req: unknown;
         try {
             req = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
@@ -201,68 +216,119 @@ export class TensorPipeline {
             bad('TENSOR_JSON', '"inputs" must be an object mapping input names to { dtype, shape, data }');
 
         const session = await this.pool.session(this.model);
-        const inputMeta = new Map(session.inputMetadata.map((m) => [m.name, m]));
-        let fetches: string[] | undefined;
-        if (r.outputs !== undefined) {
-            if (!Array.isArray(r.outputs) || r.outputs.length === 0 || !r.outputs.every((o) => typeof o === 'string'))
-                bad('TENSOR_JSON', '"outputs" must be a non-empty array of output names');
-            for (const o of r.outputs as string[])
-                if (!session.outputNames.includes(o))
-                    bad('TENSOR_UNKNOWN_OUTPUT', `the model has no output "${o}" (outputs: ${session.outputNames.join(', ')})`);
-            fetches = [...new Set(r.outputs as string[])];
-        }
+        const fetches = this.checkFetches(session, r.outputs);
         const inputs = r.inputs as Record<string, unknown>;
-        for (const name of Object.keys(inputs))
-            if (!inputMeta.has(name))
-                bad('TENSOR_UNKNOWN_INPUT', `the model has no input "${name}" (inputs: ${session.inputNames.join(', ')})`);
-        for (const name of session.inputNames)
-            if (!(name in inputs)) bad('TENSOR_MISSING_INPUT', `input "${name}" is missing (inputs: ${session.inputNames.join(', ')})`);
-
+        this.checkNames(session, inputs);
         let total = 0;
         const feeds: Record<string, ort.Tensor> = {};
+        const inputMeta = new Map(session.inputMetadata.map((m) => [m.name, m]));
         for (const name of session.inputNames) {
             const raw = inputs[name];
             if (!raw || typeof raw !== 'object' || Array.isArray(raw))
                 bad('TENSOR_JSON', `input "${name}" must be an object { dtype, shape, data }`);
             const t = raw as Record<string, unknown>;
-            const meta = inputMeta.get(name)!;
-            if (!TENSOR_DTYPES.includes(t.dtype as TensorDtype))
-                bad('TENSOR_DTYPE', `input "${name}": dtype ${JSON.stringify(t.dtype)} is not supported (${TENSOR_DTYPES.join(', ')})`);
-            const dtype = t.dtype as TensorDtype;
-            if (meta.isTensor && meta.type !== dtype)
-                bad('TENSOR_DTYPE', `input "${name}": the model expects ${meta.type}, got ${dtype}`);
-            if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0))
-                bad('TENSOR_SHAPE', `input "${name}": shape must be an array of non-negative integers`);
-            const shape = t.shape as number[];
-            if (shape.length > L.maxRank) bad('TENSOR_SHAPE', `input "${name}": rank ${shape.length} exceeds ${L.maxRank}`);
-            if (meta.isTensor && meta.shape.length > 0) {
-                if (meta.shape.length !== shape.length)
-                    bad('TENSOR_SHAPE', `input "${name}": the model expects rank ${meta.shape.length} [${meta.shape.join(',')}], got [${shape.join(',')}]`);
-                meta.shape.forEach((d, i) => {
-                    if (typeof d === 'number' && d >= 0 && shape[i] !== d)
-                        bad('TENSOR_SHAPE', `input "${name}": dimension ${i} must be ${d} (model shape [${meta.shape.join(',')}]), got [${shape.join(',')}]`);
-                });
-                if (this.model.maxBatch !== undefined && typeof meta.shape[0] !== 'number' && shape[0] > this.model.maxBatch)
-                    bad('TENSOR_BATCH_TOO_LARGE', `input "${name}": batch ${shape[0]} exceeds this worker's limit of ${this.model.maxBatch}`);
-            }
-            let count = 1;
-            for (const d of shape) count *= d;
+            const { dtype, shape, count } = this.checkInput(name, inputMeta.get(name)!, t.dtype, t.shape);
             total += count;
             if (!Number.isSafeInteger(count) || total > L.maxElements)
                 bad('TENSOR_TOO_LARGE', `the inputs hold ${total} elements; the limit is ${L.maxElements}`);
             const data = decodeData(name, dtype, count, shape, t.data);
             feeds[name] = new ort.Tensor(dtype, data, shape);
         }
-        return { feeds, fetches, encoding };
+        return { feeds, fetches, encoding: encoding as 'array' | 'base64' };
     }
 
+    /** The binary form: the element bytes are viewed in place, never decoded (protocol/tensor-binary.ts). */
+    private async prepareBinary(bytes: Uint8Array): Promise<{ feeds: Record<string, ort.Tensor>; fetches?: string[]; encoding: 'binary' }> {
+        const L = this.limits;
+        let decoded: ReturnType<typeof decodeTensorMessage>;
+        try {
+            decoded = decodeTensorMessage('inputs', bytes, { maxRank: L.maxRank, maxElements: L.maxElements });
+        } catch (e) {
+            if (e instanceof TensorFormatError) bad('TENSOR_BINARY', `binary tensor request: ${e.message}`);
+            throw e;
+        }
+        for (const k of Object.keys(decoded.header))
+            if (k !== 'inputs' && k !== 'outputs') bad('TENSOR_BINARY', `unknown field "${k}" in the binary tensor request header (expected inputs, outputs)`);
+        const session = await this.pool.session(this.model);
+        const fetches = this.checkFetches(session, decoded.header.outputs);
+        this.checkNames(session, decoded.tensors);
+        const inputMeta = new Map(session.inputMetadata.map((m) => [m.name, m]));
+        const feeds: Record<string, ort.Tensor> = {};
+        for (const name of session.inputNames) {
+            const t = decoded.tensors[name];
+            const { dtype, shape } = this.checkInput(name, inputMeta.get(name)!, t.dtype, t.shape);
+            feeds[name] = new ort.Tensor(dtype, t.data as Typed, shape);
+        }
+        return { feeds, fetches, encoding: 'binary' };
+    }
+
+    private checkFetches(session: ort.InferenceSession, outputs: unknown): string[] | undefined {
+        if (outputs === undefined) return undefined;
+        if (!Array.isArray(outputs) || outputs.length === 0 || !outputs.every((o) => typeof o === 'string'))
+            bad('TENSOR_JSON', '"outputs" must be a non-empty array of output names');
+        for (const o of outputs as string[])
+            if (!session.outputNames.includes(o))
+                bad('TENSOR_UNKNOWN_OUTPUT', `the model has no output "${o}" (outputs: ${session.outputNames.join(', ')})`);
+        return [...new Set(outputs as string[])];
+    }
+
+    private checkNames(session: ort.InferenceSession, inputs: Record<string, unknown>): void {
+        const known = new Set(session.inputNames);
+        for (const name of Object.keys(inputs))
+            if (!known.has(name)) bad('TENSOR_UNKNOWN_INPUT', `the model has no input "${name}" (inputs: ${session.inputNames.join(', ')})`);
+        for (const name of session.inputNames)
+            if (!(name in inputs)) bad('TENSOR_MISSING_INPUT', `input "${name}" is missing (inputs: ${session.inputNames.join(', ')})`);
+    }
+
+    /** dtype, rank, fixed dimensions and batch limit of one input against the model's metadata. */
+    private checkInput(name: string, meta: ort.InferenceSession.ValueMetadata, rawDtype: unknown, rawShape: unknown): { dtype: TensorDtype; shape: number[]; count: number } {
+        const L = this.limits;
+        if (!TENSOR_DTYPES.includes(rawDtype as TensorDtype))
+            bad('TENSOR_DTYPE', `input "${name}": dtype ${JSON.stringify(rawDtype)} is not supported (${TENSOR_DTYPES.join(', ')})`);
+        const dtype = rawDtype as TensorDtype;
+        if (meta.isTensor && meta.type !== dtype) bad('TENSOR_DTYPE', `input "${name}": the model expects ${meta.type}, got ${dtype}`);
+        if (!Array.isArray(rawShape) || !rawShape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0))
+            bad('TENSOR_SHAPE', `input "${name}": shape must be an array of non-negative integers`);
+        const shape = rawShape as number[];
+        if (shape.length > L.maxRank) bad('TENSOR_SHAPE', `input "${name}": rank ${shape.length} exceeds ${L.maxRank}`);
+        if (meta.isTensor && meta.shape.length > 0) {
+            if (meta.shape.length !== shape.length)
+                bad('TENSOR_SHAPE', `input "${name}": the model expects rank ${meta.shape.length} [${meta.shape.join(',')}], got [${shape.join(',')}]`);
+            meta.shape.forEach((d, i) => {
+                if (typeof d === 'number' && d >= 0 && shape[i] !== d)
+                    bad('TENSOR_SHAPE', `input "${name}": dimension ${i} must be ${d} (model shape [${meta.shape.join(',')}]), got [${shape.join(',')}]`);
+            });
+            if (this.model.maxBatch !== undefined && typeof meta.shape[0] !== 'number' && shape[0] > this.model.maxBatch)
+                bad('TENSOR_BATCH_TOO_LARGE', `input "${name}": batch ${shape[0]} exceeds this worker's limit of ${this.model.maxBatch}`);
+        }
+        let count = 1;
+        for (const d of shape) count *= d;
+        return { dtype, shape, count };
+    }
+
+    /** Runs a request and returns JSON-ready outputs (binary requests get base64 data here; see runBytes). */
     async run(bytes: Uint8Array): Promise<{ outputs: Record<string, { dtype: string; shape: number[]; data: unknown[] | string }> }> {
         const { feeds, fetches, encoding } = await this.prepare(bytes);
         const res = await this.pool.run(this.model, feeds, fetches);
         const outputs: Record<string, { dtype: string; shape: number[]; data: unknown[] | string }> = {};
         for (const [name, t] of Object.entries(res)) {
-            outputs[name] = { dtype: t.type, shape: [...t.dims], data: encodeData(t, encoding) };
+            outputs[name] = { dtype: t.type, shape: [...t.dims], data: encodeData(t, encoding === 'binary' ? 'base64' : encoding) };
         }
         return { outputs };
+    }
+
+    /** Runs a request and returns the response bytes: binary for a binary request, UTF-8 JSON otherwise. */
+    async runBytes(bytes: Uint8Array): Promise<Buffer> {
+        if (!isBinaryTensorMessage(bytes)) return Buffer.from(JSON.stringify(await this.run(bytes)), 'utf8');
+        const { feeds, fetches } = await this.prepare(bytes);
+        const res = await this.pool.run(this.model, feeds, fetches);
+        const outputs: Record<string, NamedTensor> = {};
+        for (const [name, t] of Object.entries(res)) {
+            if (!(t.type in BINARY_ELEMENT_SIZE) || !ArrayBuffer.isView(t.data)) {
+                throw new InferenceInputError('TENSOR_DTYPE', `output "${name}" has dtype ${t.type}, which the binary form cannot carry: send a JSON request`);
+            }
+            outputs[name] = { dtype: t.type as BinaryDtype, shape: [...t.dims], data: t.data as TensorData };
+        }
+        return encodeTensorMessage('outputs', outputs);
     }
 }
