@@ -1,9 +1,38 @@
 import { Command } from './command';
 import { attestVerify } from './commands/attest';
 import { devnet } from './commands/devnet';
+import {
+    registryAcceptOwnership,
+    registryAllowMeasurement,
+    registryAllowModel,
+    registryDeploy,
+    registryRevokeMeasurement,
+    registryRevokeModel,
+    registrySetParams,
+    registryTransferOwnership,
+} from './commands/governance';
+import { providerRegister, providerStake, providerUnstake, providerWithdraw } from './commands/provider';
 import { jobStatus, providerStatus, registryStatus } from './commands/status';
 
 /**
  * Every `cocoon` subcommand, in the order `cocoon --help` lists them. Each lives in commands/<area>.ts.
  */
-export const commands: Command[] = [attestVerify, devnet, registryStatus, providerStatus, jobStatus];
+export const commands: Command[] = [
+    attestVerify,
+    devnet,
+    registryStatus,
+    registryDeploy,
+    registryAllowMeasurement,
+    registryAllowModel,
+    registryRevokeMeasurement,
+    registryRevokeModel,
+    registrySetParams,
+    registryTransferOwnership,
+    registryAcceptOwnership,
+    providerStatus,
+    providerStake,
+    providerRegister,
+    providerUnstake,
+    providerWithdraw,
+    jobStatus,
+];
