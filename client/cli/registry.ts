@@ -13,6 +13,7 @@ import {
 } from './commands/governance';
 import { providerRegister, providerStake, providerUnstake, providerWithdraw } from './commands/provider';
 import { jobStatus, providerStatus, registryStatus } from './commands/status';
+import { workerCommand } from './commands/worker';
 
 /**
  * Every `cocoon` subcommand, in the order `cocoon --help` lists them. Each lives in commands/<area>.ts.
@@ -35,4 +36,5 @@ export const commands: Command[] = [
     providerUnstake,
     providerWithdraw,
     jobStatus,
+    workerCommand,
 ];

@@ -1,0 +1,66 @@
+/**
+ * The two chain messages of a work item (ClaimJob to the provider's stake contract, SubmitReceipt to the escrow)
+ * and the escrow reads around them. Sends use WalletSender.transfer, which returns its own transaction, so concurrent
+ * jobs never read each other's `lastTransfer`.
+ */
+import { Address, beginCell } from '@ton/core';
+import { ChainClient, ChainTransaction, WalletSender } from '../../protocol/chain';
+import { submitReceiptBody } from '../job/receiptPoster';
+import { SUGGESTED_RECEIPT_VALUE } from '../job/receiptPoster';
+import { exitCodeName, JobEscrow, JobState, storeClaimJob } from '../../wrappers';
+import { CHAIN_POLL_MS, CLAIM_VALUE } from './config';
+
+export function readEscrow(chain: ChainClient, job: Address): Promise<JobState> {
+    return chain.open(JobEscrow.fromAddress(job)).getState();
+}
+
+/** Re-reads the escrow until `done(state)` or the timeout; returns the last state read. */
+export async function pollEscrow(chain: ChainClient, job: Address, done: (s: JobState) => boolean, timeoutMs: number, stop?: () => Promise<string | null>): Promise<{ state: JobState; timedOut: boolean; stopped?: string }> {
+    const until = Date.now() + timeoutMs;
+    let polls = 0;
+    for (;;) {
+        const state = await readEscrow(chain, job);
+        if (done(state)) return { state, timedOut: false };
+        // every ~10 polls, ask whether waiting is still worth it (e.g. the claim was refused on the way)
+        if (stop && ++polls % 10 === 0) {
+            const why = await stop().catch(() => null);
+            if (why) return { state, timedOut: false, stopped: why };
+        }
+        if (Date.now() > until) return { state, timedOut: true };
+        await new Promise((r) => setTimeout(r, CHAIN_POLL_MS));
+    }
+}
+
+export async function sendClaim(wallet: WalletSender, stakeContract: Address, jobId: bigint, modelHash: bigint): Promise<ChainTransaction> {
+    const body = beginCell().store(storeClaimJob({ $$type: 'ClaimJob', queryId: jobId, jobId, modelHash })).endCell();
+    const sent = await wallet.transfer([{ to: stakeContract, value: CLAIM_VALUE, body, bounce: true }]);
+    return sent.transaction;
+}
+
+export async function sendReceipt(wallet: WalletSender, job: Address, outputCommitment: Buffer, signature: Buffer): Promise<ChainTransaction> {
+    const body = submitReceiptBody({ outputCommitment, signature });
+    const sent = await wallet.transfer([{ to: job, value: SUGGESTED_RECEIPT_VALUE, body, bounce: true }]);
+    return sent.transaction;
+}
+
+/**
+ * Whether the message a wallet transaction sent to `target` failed there (the contract threw): the exit code's name,
+ * or null when it succeeded or has not been processed yet. Lets the worker give up on a refused ClaimJob (no free
+ * stake, model not served...) at once instead of waiting for the escrow to change.
+ */
+export async function refusedAt(chain: ChainClient, walletTx: ChainTransaction, target: Address): Promise<string | null> {
+    const out = walletTx.tx.outMessages.values().find((m) => m.info.type === 'internal' && m.info.dest.equals(target));
+    if (!out || out.info.type !== 'internal') return null;
+    const createdLt = out.info.createdLt;
+    const txs = await chain.getTransactions(target, { limit: 20 });
+    for (const t of txs) {
+        const m = t.tx.inMessage;
+        if (!m || m.info.type !== 'internal' || m.info.createdLt !== createdLt || !m.info.src.equals(walletTx.address)) continue;
+        const d = t.tx.description;
+        if (d.type !== 'generic') return null;
+        if (d.computePhase.type === 'vm' && !d.computePhase.success) return exitCodeName(d.computePhase.exitCode);
+        if (d.aborted) return 'aborted';
+        return null;
+    }
+    return null;
+}
