@@ -1,6 +1,9 @@
 import { Command } from './command';
 import { attestVerify } from './commands/attest';
 import { devnet } from './commands/devnet';
+import { jobAccept, jobCancel, jobResult, jobRun } from './commands/job';
+import { orchestratorCommand } from './commands/orchestrator';
+import { up } from './commands/up';
 import {
     registryAcceptOwnership,
     registryAllowMeasurement,
@@ -19,6 +22,11 @@ import { workerCommand } from './commands/worker';
  * Every `cocoon` subcommand, in the order `cocoon --help` lists them. Each lives in commands/<area>.ts.
  */
 export const commands: Command[] = [
+    up,
+    jobRun,
+    jobResult,
+    jobAccept,
+    jobCancel,
     attestVerify,
     devnet,
     registryStatus,
@@ -36,5 +44,6 @@ export const commands: Command[] = [
     providerUnstake,
     providerWithdraw,
     jobStatus,
+    orchestratorCommand,
     workerCommand,
 ];

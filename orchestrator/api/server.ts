@@ -21,6 +21,10 @@ import { ApiMetrics, createApiMetrics } from './metrics';
 export type ProvidersSource = (modelHash: string) => Promise<readonly unknown[]>;
 /** A job's status by escrow address (raw form `wc:hex`); null/undefined when the job is unknown. */
 export type JobStatusSource = (address: string) => Promise<unknown>;
+/** Job counts per queue (GET /v1/queues), any JSON-able object. */
+export type QueuesSource = () => Promise<unknown>;
+/** The status page (GET /dashboard): a complete, self-contained HTML document. */
+export type DashboardSource = () => Promise<string>;
 
 /** What the API needs of the blob store (a BlobStore; an interface so tests and wrappers can stand in). */
 export type ApiBlobStore = Pick<BlobStore, 'put' | 'get' | 'has' | 'size' | 'ping' | 'maxBytes'>;
@@ -29,6 +33,10 @@ export interface ApiServerOptions {
     blobs: ApiBlobStore;
     providers?: ProvidersSource;
     jobStatus?: JobStatusSource;
+    queues?: QueuesSource;
+    dashboard?: DashboardSource;
+    /** Register the API's metrics on this registry (e.g. the orchestrator's, so /metrics serves both). Default: a new one. */
+    metricsRegistry?: Registry;
     logger?: Logger;
     /** Largest upload body. Default (and upper bound in effect): blobs.maxBytes. */
     maxBodyBytes?: number;
@@ -164,7 +172,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     const upstreamMs = options.upstreamTimeoutMs ?? 10_000;
     const maxUploads = options.maxConcurrentUploads ?? 16;
     const closeGraceMs = options.closeGraceMs ?? 5_000;
-    const m: ApiMetrics = createApiMetrics();
+    const m: ApiMetrics = createApiMetrics(options.metricsRegistry);
     let uploadsActive = 0;
     let inFlight = 0;
     let closing: Promise<void> | undefined;
@@ -378,6 +386,27 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
         sendJson(ctx, 200, { address, status });
     };
 
+    const getQueues: Handler = async (ctx) => {
+        const source = options.queues;
+        if (!source) throw new ApiError(503, 'NOT_CONFIGURED', 'this orchestrator has no queue view');
+        const counts = await guard(Promise.resolve().then(() => source()), 'the queue view', () => new ApiError(502, 'UPSTREAM_FAILED', 'the queue view failed'));
+        sendJson(ctx, 200, counts);
+    };
+
+    const getDashboard: Handler = async (ctx) => {
+        const source = options.dashboard;
+        if (!source) throw new ApiError(503, 'NOT_CONFIGURED', 'this orchestrator has no dashboard');
+        const html = await guard(Promise.resolve().then(() => source()), 'the dashboard', () => new ApiError(502, 'UPSTREAM_FAILED', 'the dashboard failed'));
+        ctx.res.writeHead(200, {
+            'Content-Type': 'text/html; charset=utf-8',
+            'Cache-Control': 'no-store',
+            // self-contained page: inline style only, no scripts, nothing fetched from elsewhere
+            'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'",
+            'Content-Length': String(Buffer.byteLength(html)),
+        });
+        ctx.res.end(html);
+    };
+
     const healthz: Handler = async (ctx) => {
         let ok = false;
         try {
@@ -400,6 +429,8 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
         { name: '/v1/blobs/:hash', pattern: /^\/v1\/blobs\/([^/]+)$/, methods: { GET: getBlob, HEAD: headBlob } },
         { name: '/v1/providers', pattern: /^\/v1\/providers$/, methods: { GET: getProviders } },
         { name: '/v1/jobs/:address', pattern: /^\/v1\/jobs\/([^/]+)$/, methods: { GET: getJob } },
+        { name: '/v1/queues', pattern: /^\/v1\/queues$/, methods: { GET: getQueues } },
+        { name: '/dashboard', pattern: /^\/dashboard$/, methods: { GET: getDashboard } },
         { name: '/healthz', pattern: /^\/healthz$/, methods: { GET: healthz } },
         { name: '/metrics', pattern: /^\/metrics$/, methods: { GET: metrics } },
     ];

@@ -1,0 +1,125 @@
+import * as path from 'path';
+import { Command, CommandIO, ParsedArgs, UsageError } from '../command';
+import { DEFAULT_NETWORK_FILE } from '../../../protocol/network-file';
+import { SIMULATED_WARNING } from '../../../protocol/attestation';
+import { labelledLog } from '../../../localnet/processes';
+import { LocalNetwork, redactUrl, startLocalNetwork } from '../../../localnet/up';
+
+/**
+ * `cocoon up`: a complete local Cocoon network (localnet/up.ts) that runs until Ctrl-C. Progress goes to stderr;
+ * the summary (or, with --json, one line `{"ready":true,...}`) to stdout once every process is ready.
+ */
+export const up: Command = {
+    path: ['up'],
+    summary: 'Start a local network: devnet chain, Redis, registry, staked providers, orchestrator and workers (SIMULATED TEE)',
+    usage: '[--workers N] [--dashboard] [--redis-url <url>] [--api-port <port>] [--chain-port <port>] [--network-file <file>] [--json]',
+    example: 'cocoon up --workers 2 --dashboard',
+    options: [
+        { name: 'workers', type: 'number', description: 'providers to stake, each with one worker process (1 to 16)', env: 'COCOON_WORKERS', default: 2 },
+        { name: 'dashboard', type: 'boolean', description: "print the orchestrator's dashboard URL (<api>/dashboard)" },
+        { name: 'redis-url', type: 'string', description: 'use this Redis instead of starting a private redis-server', env: 'REDIS_URL' },
+        { name: 'api-port', type: 'number', description: 'orchestrator API port (0 picks a free one)', env: 'COCOON_API_PORT', default: 0 },
+        { name: 'chain-port', type: 'number', description: 'devnet (TON HTTP API) port (0 picks a free one)', env: 'COCOON_DEVNET_PORT', default: 0 },
+        { name: 'network-file', type: 'string', description: 'where to write the network file clients read', env: 'COCOON_NETWORK', default: DEFAULT_NETWORK_FILE },
+        { name: 'logs', type: 'boolean', description: "forward the orchestrator's and workers' logs to stderr, each line prefixed with [name]" },
+    ],
+    async run(args: ParsedArgs, io: CommandIO): Promise<number> {
+        if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
+        const workers = args.options.workers as number;
+        if (!Number.isInteger(workers) || workers < 1 || workers > 16) throw new UsageError(`--workers must be an integer from 1 to 16, got ${workers}`);
+        const apiPort = portOption(args, 'api-port');
+        const chainPort = portOption(args, 'chain-port');
+        const redisUrl = args.options['redis-url'] as string | undefined;
+        if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) throw new UsageError(`--redis-url must look like redis://host:port, got ${JSON.stringify(redactUrl(redisUrl))}`);
+        const networkFile = args.options['network-file'] as string;
+
+        io.progress(`cocoon up: ${SIMULATED_WARNING} — for development only; the network file holds dev wallet seeds`);
+        const started = Date.now();
+        let local: LocalNetwork;
+        try {
+            local = await startLocalNetwork({
+                workers,
+                redisUrl,
+                apiPort,
+                chainPort,
+                networkFile,
+                log: (line) => io.progress(`  … ${line}`),
+                onChildLog: args.options.logs ? labelledLog((line) => io.error(line)) : undefined,
+            });
+        } catch (e) {
+            io.error(`cocoon up: could not start the local network: ${(e as Error).message}`);
+            return 1;
+        }
+
+        const dashboard = args.options.dashboard ? `${local.api}/dashboard` : undefined;
+        const displayFile = path.relative(process.cwd(), local.networkFile) || local.networkFile;
+        const tryLine = 'npx cocoon job run --model ocr --input demo/assets/ocr-confidential.png';
+        if (args.json) {
+            io.out(JSON.stringify({
+                ready: true,
+                endpoint: local.network.endpoint,
+                registry: local.network.registry,
+                api: local.api,
+                ...(dashboard ? { dashboard } : {}),
+                redisUrl: redactUrl(local.redisUrl),
+                networkFile: local.networkFile,
+                tee: 'simulated',
+                warning: SIMULATED_WARNING,
+                providers: local.providers.map((p) => ({ name: p.name, owner: p.owner, stakeContract: p.stakeContract, queue: p.ready.queue, pid: p.pid })),
+                pids: local.network.pids,
+                startupMs: Date.now() - started,
+            }));
+        } else {
+            io.out([
+                `Cocoon local network is up (${((Date.now() - started) / 1000).toFixed(1)} s) — ${SIMULATED_WARNING}`,
+                `  chain         ${local.network.endpoint}`,
+                `  registry      ${local.network.registry}`,
+                `  API           ${local.api}`,
+                ...(dashboard ? [`  dashboard     ${dashboard}`] : []),
+                `  redis         ${redactUrl(local.redisUrl)}`,
+                ...local.providers.map((p) => `  ${p.name.padEnd(13)} ${p.owner} (worker pid ${p.pid})`),
+                `  network file  ${displayFile}`,
+                '',
+                `try: ${tryLine}`,
+                'Ctrl-C stops everything.',
+            ].join('\n'));
+        }
+
+        let stopping = false;
+        const signal = await new Promise<NodeJS.Signals>((resolve) => {
+            const onSignal = (s: NodeJS.Signals) => {
+                process.off('SIGINT', onSignal);
+                process.off('SIGTERM', onSignal);
+                // a second Ctrl-C while stopping: give up waiting (children still get SIGTERM from the exit hook)
+                const force = () => process.exit(130);
+                process.once('SIGINT', force);
+                process.once('SIGTERM', force);
+                resolve(s);
+            };
+            process.on('SIGINT', onSignal);
+            process.on('SIGTERM', onSignal);
+            // a child dying on its own leaves the network broken: say so, keep the rest up until the user stops it
+            for (const child of [local.orchestrator, ...local.workers]) {
+                child.exited.then((info) => {
+                    if (!stopping) io.error(`cocoon up: ${child.name} exited unexpectedly (${info.signal ?? `code ${info.code}`}); last stderr: ${child.stderrTail().slice(-3).join(' | ')}`);
+                });
+            }
+        });
+        stopping = true;
+        io.progress(`cocoon up: ${signal} received, stopping`);
+        try {
+            await local.stop();
+        } catch (e) {
+            io.error(`cocoon up: error while stopping: ${(e as Error).message}`);
+            return 1;
+        }
+        io.progress('cocoon up: stopped');
+        return 0;
+    },
+};
+
+function portOption(args: ParsedArgs, name: string): number {
+    const port = args.options[name] as number;
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--${name} must be an integer from 0 to 65535, got ${port}`);
+    return port;
+}

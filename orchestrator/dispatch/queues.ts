@@ -1,0 +1,60 @@
+/**
+ * The BullMQ queues one orchestrator talks to: dispatch, dead-letter, expiry, and one `work-<owner>` queue per
+ * provider (created on first use and kept). All share one ioredis connection (BullMQ needs
+ * `maxRetriesPerRequest: null` on it) and the key prefix (`cocoon`; `{cocoon}` on Redis Cluster, so every key of a
+ * queue hashes to one slot).
+ */
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { DEAD_LETTER_QUEUE, DISPATCH_QUEUE, EXPIRY_QUEUE, QUEUE_PREFIX, WorkItem, workQueueName } from '../../protocol/work';
+import type { DispatchState } from './types';
+
+export interface DeadLetter {
+    job: DispatchState;
+    reason: string;
+    attempts: DispatchState['attempts'];
+}
+
+export interface ExpiryItem {
+    jobId: string;
+    /** escrow address, raw */
+    job: string;
+    deadline: number;
+}
+
+export class QueueSet {
+    readonly dispatch: Queue<DispatchState>;
+    readonly deadLetter: Queue<DeadLetter>;
+    readonly expiry: Queue<ExpiryItem>;
+    private readonly work = new Map<string, Queue<WorkItem>>();
+
+    constructor(
+        readonly connection: Redis,
+        readonly prefix: string = QUEUE_PREFIX,
+    ) {
+        this.dispatch = new Queue(DISPATCH_QUEUE, { connection, prefix });
+        this.deadLetter = new Queue(DEAD_LETTER_QUEUE, { connection, prefix });
+        this.expiry = new Queue(EXPIRY_QUEUE, { connection, prefix });
+    }
+
+    /** The work queue of a provider (any address form). */
+    workQueue(owner: string): Queue<WorkItem> {
+        const name = workQueueName(owner);
+        let q = this.work.get(name);
+        if (!q) {
+            q = new Queue<WorkItem>(name, { connection: this.connection, prefix: this.prefix });
+            this.work.set(name, q);
+        }
+        return q;
+    }
+
+    /** Work queues opened so far, by name. */
+    workQueues(): ReadonlyMap<string, Queue<WorkItem>> {
+        return this.work;
+    }
+
+    async close(): Promise<void> {
+        await Promise.all([this.dispatch, this.deadLetter, this.expiry, ...this.work.values()].map((q) => q.close().catch(() => undefined)));
+        this.work.clear();
+    }
+}
