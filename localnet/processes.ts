@@ -10,8 +10,8 @@ import { ChildProcess, spawn } from 'child_process';
 import * as path from 'path';
 
 const ROOT = path.join(__dirname, '..');
-/** The `cocoon` binary of this checkout; COCOON_LOCALNET_BIN names another entry script (tests use it). */
-export const COCOON_BIN = process.env.COCOON_LOCALNET_BIN || path.join(ROOT, 'bin', 'cocoon.js');
+/** The `cocoon` binary of this checkout. */
+export const COCOON_BIN = path.join(ROOT, 'bin', 'cocoon.js');
 export const PARENT_WATCH = path.join(__dirname, 'parent-watch.js');
 
 export type LogStream = 'stdout' | 'stderr';

@@ -1,7 +1,7 @@
 /**
- * `cocoon up --workers 2 --json` as a child process: the ready line, both workers' heartbeats in Redis, the
- * network file, and SIGINT stopping every process it started (workers, orchestrator, redis) with exit code 0.
- * Needs the `cocoon orchestrator` and `cocoon worker` commands.
+ * `cocoon up --workers 2 --dashboard --json` as a child process: the ready line, both workers' heartbeats in Redis,
+ * the network file, the queue board and status page, and SIGINT stopping every process it started (workers,
+ * orchestrator, redis) with exit code 0.
  */
 import { spawn } from 'child_process';
 import * as fs from 'fs';
@@ -31,25 +31,9 @@ describe('cocoon up', () => {
     afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
     it('starts a network with two workers that heartbeat, writes the network file, and stops everything on SIGINT', async () => {
-        // the real binary, with up/orchestrator/worker added to its registry if the lead has not registered them yet;
-        // `cocoon up` starts its children through the same runner (COCOON_LOCALNET_BIN)
-        const runner = path.join(tmp, 'cocoon-runner.js');
-        fs.writeFileSync(
-            runner,
-            `const path = require('path'); const ROOT = ${JSON.stringify(ROOT)};
-require(path.join(ROOT, 'node_modules', 'ts-node')).register({ transpileOnly: true, swc: true, project: path.join(ROOT, 'tsconfig.json') });
-const reg = require(path.join(ROOT, 'client/cli/registry'));
-for (const file of ['up', 'orchestrator', 'worker']) {
-    for (const c of Object.values(require(path.join(ROOT, 'client/cli/commands', file)))) {
-        if (c && Array.isArray(c.path) && !reg.commands.some((x) => x.path.join(' ') === c.path.join(' '))) reg.commands.push(c);
-    }
-}
-require(path.join(ROOT, 'client/cli/main')).main(process.argv.slice(2)).then((c) => { process.exitCode = c; }, (e) => { console.error('cocoon: ' + e.message); process.exitCode = 1; });
-`,
-        );
         const networkFile = path.join(tmp, 'network.json');
-        const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('COCOON_') && k !== 'REDIS_URL')), COCOON_LOCALNET_BIN: runner };
-        const child = spawn(process.execPath, [runner, 'up', '--workers', '2', '--json', '--network-file', networkFile], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+        const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('COCOON_') && k !== 'REDIS_URL'));
+        const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'cocoon.js'), 'up', '--workers', '2', '--dashboard', '--json', '--network-file', networkFile], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
         const exited = new Promise<{ code: number | null; signal: string | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
         let stderr = '';
         child.stderr.on('data', (d) => (stderr += d));
@@ -102,6 +86,12 @@ require(path.join(ROOT, 'client/cli/main')).main(process.argv.slice(2)).then((c)
             }
             await redis.quit();
             redis = undefined;
+
+            // the dashboard: the orchestrator's status page lists both providers; the queue board shows their queues
+            const page = await (await fetch(ready.dashboard)).text();
+            for (const p of ready.providers) expect(page).toContain(ownerKeyOf(p.owner).slice(2, 14));
+            const board = (await (await fetch(`${ready.queues}/api/queues?activeQueue=dispatch&status=waiting&page=1&jobsPerPage=10`)).json()) as { queues: { name: string }[] };
+            expect(board.queues.map((q) => q.name)).toEqual(expect.arrayContaining(['dispatch', 'dead-letter', ...ready.providers.map((p: { queue: string }) => p.queue)]));
 
             child.kill('SIGINT');
             const exit = await exited;

@@ -4,6 +4,7 @@ import { DEFAULT_NETWORK_FILE } from '../../../protocol/network-file';
 import { SIMULATED_WARNING } from '../../../protocol/attestation';
 import { labelledLog } from '../../../localnet/processes';
 import { LocalNetwork, redactUrl, startLocalNetwork } from '../../../localnet/up';
+import { QueueBoard, startQueueBoard } from '../../../orchestrator/dashboard/queueBoard';
 
 /**
  * `cocoon up`: a complete local Cocoon network (localnet/up.ts) that runs until Ctrl-C. Progress goes to stderr;
@@ -16,7 +17,8 @@ export const up: Command = {
     example: 'cocoon up --workers 2 --dashboard',
     options: [
         { name: 'workers', type: 'number', description: 'providers to stake, each with one worker process (1 to 16)', env: 'COCOON_WORKERS', default: 2 },
-        { name: 'dashboard', type: 'boolean', description: "print the orchestrator's dashboard URL (<api>/dashboard)" },
+        { name: 'dashboard', type: 'boolean', description: "serve the queue board (bull-board, read-only) and link the orchestrator's status page (<api>/dashboard)" },
+        { name: 'dashboard-port', type: 'number', description: 'queue board port (0 picks a free one)', env: 'COCOON_DASHBOARD_PORT', default: 0 },
         { name: 'redis-url', type: 'string', description: 'use this Redis instead of starting a private redis-server', env: 'REDIS_URL' },
         { name: 'api-port', type: 'number', description: 'orchestrator API port (0 picks a free one)', env: 'COCOON_API_PORT', default: 0 },
         { name: 'chain-port', type: 'number', description: 'devnet (TON HTTP API) port (0 picks a free one)', env: 'COCOON_DEVNET_PORT', default: 0 },
@@ -52,15 +54,26 @@ export const up: Command = {
         }
 
         const dashboard = args.options.dashboard ? `${local.api}/dashboard` : undefined;
+        let board: QueueBoard | undefined;
+        if (args.options.dashboard) {
+            try {
+                board = await startQueueBoard({ redis: local.redisUrl, port: portOption(args, 'dashboard-port'), apiUrl: local.api });
+            } catch (e) {
+                io.error(`cocoon up: could not start the queue board: ${(e as Error).message}`);
+                await local.stop();
+                return 1;
+            }
+        }
         const displayFile = path.relative(process.cwd(), local.networkFile) || local.networkFile;
-        const tryLine = 'npx cocoon job run --model ocr --input demo/assets/ocr-confidential.png';
+        const networkFlag = path.resolve(local.networkFile) === path.resolve(DEFAULT_NETWORK_FILE) ? '' : ` --network ${displayFile}`;
+        const tryLine = `npx cocoon job run --model ocr --input demo/assets/ocr-confidential.png${networkFlag}`;
         if (args.json) {
             io.out(JSON.stringify({
                 ready: true,
                 endpoint: local.network.endpoint,
                 registry: local.network.registry,
                 api: local.api,
-                ...(dashboard ? { dashboard } : {}),
+                ...(dashboard ? { dashboard, queues: board!.url } : {}),
                 redisUrl: redactUrl(local.redisUrl),
                 networkFile: local.networkFile,
                 tee: 'simulated',
@@ -75,7 +88,7 @@ export const up: Command = {
                 `  chain         ${local.network.endpoint}`,
                 `  registry      ${local.network.registry}`,
                 `  API           ${local.api}`,
-                ...(dashboard ? [`  dashboard     ${dashboard}`] : []),
+                ...(dashboard ? [`  dashboard     ${dashboard} (providers and jobs)`, `  queues        ${board!.url} (bull-board, read-only)`] : []),
                 `  redis         ${redactUrl(local.redisUrl)}`,
                 ...local.providers.map((p) => `  ${p.name.padEnd(13)} ${p.owner} (worker pid ${p.pid})`),
                 `  network file  ${displayFile}`,
@@ -108,6 +121,7 @@ export const up: Command = {
         stopping = true;
         io.progress(`cocoon up: ${signal} received, stopping`);
         try {
+            await board?.close();
             await local.stop();
         } catch (e) {
             io.error(`cocoon up: error while stopping: ${(e as Error).message}`);
