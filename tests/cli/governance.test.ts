@@ -2,7 +2,7 @@
  * `cocoon registry deploy|allow-*|revoke-*|set-params|transfer-ownership|accept-ownership` against an in-process
  * devnet: a registry deployed by the command itself, then governed by its owner (and refused for anyone else).
  */
-import { execFile } from 'child_process';
+import { runCocoon } from '../helpers/cli';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -50,29 +50,8 @@ async function run(cmd: Command, argv: string[]): Promise<{ code: number; out: s
     return { code, out, err, json };
 }
 
-/** The real binary, with the governance commands added to its registry if the lead has not registered them yet. */
-function spawnCocoon(tmp: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const runner = path.join(tmp, 'cocoon-runner.js');
-    if (!fs.existsSync(runner)) {
-        fs.writeFileSync(
-            runner,
-            `const path = require('path'); const ROOT = ${JSON.stringify(ROOT)};
-require(path.join(ROOT, 'node_modules', 'ts-node')).register({ transpileOnly: true, swc: true, project: path.join(ROOT, 'tsconfig.json') });
-const reg = require(path.join(ROOT, 'client/cli/registry'));
-const m = require(path.join(ROOT, 'client/cli/commands/governance'));
-for (const c of Object.values(m)) {
-    if (c && Array.isArray(c.path) && !reg.commands.some((x) => x.path.join(' ') === c.path.join(' '))) reg.commands.push(c);
-}
-require(path.join(ROOT, 'client/cli/main')).main(process.argv.slice(2)).then((c) => { process.exitCode = c; }, (e) => { console.error('cocoon: ' + e.message); process.exitCode = 1; });
-`,
-        );
-    }
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('COCOON_')));
-    return new Promise((resolve) =>
-        execFile(process.execPath, [runner, ...args], { cwd: tmp, timeout: 60_000, env }, (e, stdout, stderr) =>
-            resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, stdout, stderr }),
-        ),
-    );
+function spawnCocoon(tmp: string, args: string[]) {
+    return runCocoon(args, { cwd: tmp, timeoutMs: 60_000 });
 }
 
 describe('cocoon registry governance commands', () => {

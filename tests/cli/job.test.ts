@@ -3,41 +3,23 @@
  * devnet, the real orchestrator API on a real redis-server, and a manual provider (a real enclave with a SIMULATED
  * TEE — no hardware protection — and real onnxruntime) from tests/helpers/manualProvider.ts.
  */
-import { execFile } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Address, toNano } from '@ton/core';
 import { writeNetworkFile } from '../../protocol/network-file';
 import { SHIPPED_MODEL_HASHES } from '../../worker/inference';
-import { commands } from '../../client/cli/registry';
+import { runCocoon } from '../helpers/cli';
 import { startSdkNetwork, SdkNetwork } from '../helpers/manualProvider';
 
-const ROOT = path.join(__dirname, '..', '..');
 const { ocr: OCR, tensor: TENSOR } = SHIPPED_MODEL_HASHES;
-
-// Until the lead registers the job commands in client/cli/registry.ts, run the same entry point with them added.
-const registered = commands.some((c) => c.path.join(' ') === 'job run');
-const SHIM = `
-require('ts-node').register({ transpileOnly: true, swc: true, project: ${JSON.stringify(path.join(ROOT, 'tsconfig.json'))} });
-const { commands } = require(${JSON.stringify(path.join(ROOT, 'client/cli/registry'))});
-commands.push(...require(${JSON.stringify(path.join(ROOT, 'client/cli/commands/job'))}).jobCommands);
-require(${JSON.stringify(path.join(ROOT, 'client/cli/main'))}).main(process.argv.slice(1)).then((c) => { process.exitCode = c; }, (e) => { console.error(e.message); process.exitCode = 1; });
-`;
 
 describe('cocoon job run|result|accept|cancel', () => {
     let s: SdkNetwork;
     let home: string;
     let env: NodeJS.ProcessEnv;
 
-    function cocoon(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-        const argv = registered ? ['bin/cocoon.js', ...args] : ['-e', SHIM, ...args];
-        return new Promise((resolve) =>
-            execFile(process.execPath, argv, { cwd: ROOT, env, timeout: 90_000 }, (err, stdout, stderr) =>
-                resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
-            ),
-        );
-    }
+    const cocoon = (args: string[]) => runCocoon(args, { env });
 
     beforeAll(async () => {
         s = await startSdkNetwork({ providers: [{ name: 'provider-1', prices: { [OCR]: toNano('0.2'), [TENSOR]: toNano('0.05') } }] });

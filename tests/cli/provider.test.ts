@@ -3,7 +3,7 @@
  * Most calls go through the Command objects with a captured CommandIO (fast); a few spawn the real binary to
  * check exit codes and output end to end.
  */
-import { execFile } from 'child_process';
+import { runCocoon } from '../helpers/cli';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -20,7 +20,6 @@ import { Command, CommandIO, UsageError } from '../../client/cli/command';
 import { providerRegister, providerStake, providerUnstake, providerWithdraw } from '../../client/cli/commands/provider';
 import { providerEnclave, providerStakeInit } from '../../wrappers';
 
-const ROOT = path.join(__dirname, '..', '..');
 
 interface Outcome {
     code: number;
@@ -51,33 +50,8 @@ async function run(cmd: Command, argv: string[]): Promise<Outcome> {
     return { code, out, err, json };
 }
 
-/** The real binary, with the provider commands added to its registry if the lead has not registered them yet. */
-function spawnCocoon(tmp: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const runner = path.join(tmp, 'cocoon-runner.js');
-    if (!fs.existsSync(runner)) {
-        fs.writeFileSync(
-            runner,
-            `const path = require('path'); const ROOT = ${JSON.stringify(ROOT)};
-require(path.join(ROOT, 'node_modules', 'ts-node')).register({ transpileOnly: true, swc: true, project: path.join(ROOT, 'tsconfig.json') });
-const reg = require(path.join(ROOT, 'client/cli/registry'));
-const m = require(path.join(ROOT, 'client/cli/commands/provider'));
-for (const c of [m.providerStake, m.providerRegister, m.providerUnstake, m.providerWithdraw]) {
-    if (!reg.commands.some((x) => x.path.join(' ') === c.path.join(' '))) reg.commands.push(c);
-}
-require(path.join(ROOT, 'client/cli/main')).main(process.argv.slice(2)).then((c) => { process.exitCode = c; }, (e) => { console.error('cocoon: ' + e.message); process.exitCode = 1; });
-`,
-        );
-    }
-    return new Promise((resolve) =>
-        execFile(process.execPath, [runner, ...args], { cwd: ROOT, timeout: 60_000, env: withoutCocoonEnv() }, (e, stdout, stderr) =>
-            resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, stdout, stderr }),
-        ),
-    );
-}
-
-/** The environment without COCOON_* variables, so that the developer's own settings do not leak into the test. */
-function withoutCocoonEnv(): NodeJS.ProcessEnv {
-    return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('COCOON_')));
+function spawnCocoon(_tmp: string, args: string[]) {
+    return runCocoon(args, { timeoutMs: 60_000 });
 }
 
 describe('cocoon provider commands', () => {

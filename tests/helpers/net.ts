@@ -1,13 +1,2 @@
-import * as net from 'net';
-
-/** A TCP port on 127.0.0.1 that was free a moment ago (for servers that tests start). */
-export function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const s = net.createServer();
-        s.once('error', reject);
-        s.listen(0, '127.0.0.1', () => {
-            const port = (s.address() as net.AddressInfo).port;
-            s.close(() => resolve(port));
-        });
-    });
-}
+/** A TCP port on 127.0.0.1 that was free a moment ago (for servers that tests start): the one `cocoon up` uses. */
+export { freePort } from '../../localnet/ports';
