@@ -41,6 +41,12 @@ export interface CocoonClientOptions {
     pollMs?: number;
     /** per API request (default 30 s) */
     apiTimeoutMs?: number;
+    /**
+     * How long submit() reuses a model's verified provider list (default 10 000 ms; 0: verify on every submit).
+     * Safe to cache briefly: the escrow only accepts claims from providers whose measurement and model are allowed
+     * at claim time, and result() checks the claim's key against the attestation verified here.
+     */
+    providerCacheMs?: number;
 }
 
 export interface SubmitOptions {
@@ -74,6 +80,8 @@ export class CocoonClient {
     readonly logger: Logger;
     private readonly quoteOptions: VerifyQuoteOptions;
     private readonly pollMs: number;
+    private readonly providerCacheMs: number;
+    private readonly verifiedCache = new Map<string, { atMs: number; list: ProviderList }>();
 
     constructor(o: CocoonClientOptions) {
         if (!o || !o.network || !o.wallet) throw new CocoonError('BAD_ARGUMENT', 'CocoonClient needs { network, wallet }');
@@ -93,6 +101,7 @@ export class CocoonClient {
             this.logger.warn({ tee: 'simulated' }, 'simulated TEE network: attestation proves nothing about hardware (no hardware protection); development only');
         }
         this.pollMs = o.pollMs ?? 250;
+        this.providerCacheMs = o.providerCacheMs ?? 10_000;
     }
 
     /** True when this network's providers run the simulated TEE (no hardware protection). */
@@ -112,7 +121,15 @@ export class CocoonClient {
         const resolved = this.resolveModel(model);
         const list = await listVerifiedProviders({ api: this.api, chain: this.chain, registry: this.registryAddress, model: resolved, quoteOptions: this.quoteOptions });
         this.logger.info({ model: resolved.hash, verified: list.verified.length, rejected: list.rejected.length }, 'providers verified');
+        if (this.providerCacheMs > 0) this.verifiedCache.set(resolved.hash, { atMs: Date.now(), list });
         return list;
+    }
+
+    /** listProviders, reusing a list verified less than providerCacheMs ago (with at least one healthy provider). */
+    private async recentProviders(modelHash: string): Promise<ProviderList> {
+        const hit = this.verifiedCache.get(modelHash);
+        if (hit && Date.now() - hit.atMs < this.providerCacheMs && hit.list.verified.some((p) => p.healthy)) return hit.list;
+        return this.listProviders(modelHash);
     }
 
     private registry() {
@@ -156,7 +173,7 @@ export class CocoonClient {
 
         // ---- providers
         report('verifying', { model: model.hash });
-        const list = await this.listProviders(model.hash);
+        const list = await this.recentProviders(model.hash);
         const chosen = this.chooseCandidates(list, wanted, o.maxPrice);
         const maxPrice = o.maxPrice ?? chosen.reduce((m, p) => (p.price > m ? p.price : m), 0n);
         report('providers-verified', { verified: list.verified.length, rejected: list.rejected.length, candidates: chosen.map((p) => p.owner.toString()), simulatedTee: chosen.some((p) => p.teeType === 'simulated') });

@@ -155,6 +155,24 @@ describe('client SDK: CocoonClient', () => {
         }
     }, 90_000);
 
+    it('submit reuses a provider list verified moments ago; providerCacheMs 0 verifies every time', async () => {
+        const providerCalls = async () => {
+            const m = (await s.api.metrics.getMetricsAsJSON()).find((x) => x.name === 'cocoon_api_requests_total');
+            return (m?.values ?? []).filter((v) => v.labels.route === '/v1/providers').reduce((a, v) => a + v.value, 0);
+        };
+        const count = async (c: CocoonClient, n: number) => {
+            const before = await providerCalls();
+            for (let i = 0; i < n; i++) {
+                const job = await c.submit({ model: 'tensor', input: tensorInput(10 + i), candidates: [p2().owner] }); // p2 runs no worker: the job stays Open
+                job.close();
+                await job.cancel();
+            }
+            return (await providerCalls()) - before;
+        };
+        expect(await count(new CocoonClient({ network: s.network, wallet: s.net.client.wallet, pollMs: 100 }), 2)).toBe(1);
+        expect(await count(new CocoonClient({ network: s.network, wallet: s.net.client.wallet, pollMs: 100, providerCacheMs: 0 }), 2)).toBe(2);
+    });
+
     it('rejects bad input before any TON moves or anything is uploaded', async () => {
         const registry = s.chain.open(Registry.fromAddress(s.net.registry));
         const balance = await s.net.client.wallet.getBalance();

@@ -1,0 +1,249 @@
+/**
+ * End-to-end benchmark: jobs per second through the whole network, against a bare BullMQ queue in the same run.
+ *
+ *   full path   client SDK (verify providers, seal, upload, OpenJob on chain) → watcher → dispatch queue → route →
+ *               the provider's work queue → worker process (fetch, enclave: decrypt + infer + seal + sign, ClaimJob
+ *               on chain, upload the result, SubmitReceipt on chain) → client (fetch, verify against the chain,
+ *               decrypt). The chain is the devnet in this process; orchestrator and 2 workers are child processes,
+ *               exactly as `cocoon up` runs them.
+ *   raw BullMQ  the same plaintext requests through one bare queue to one bare worker process-local consumer that
+ *               runs the same model on them (no chain, no encryption, no routing): the floor of what a queue costs.
+ *
+ * Both run `--jobs` jobs with `--concurrency` in flight on the ~1 ms tensor model (the shipped MLP, binary tensor
+ * requests, batch calibrated to ~1 ms); ratio = full / raw. Stage latencies come from the client's progress events,
+ * the dispatch records (watcher lag, routing) and the workers' outcomes (their own stage timings).
+ * routingMicrosAt10kProviders is one routing decision over a synthetic directory of 10,000 providers
+ * (bench/routing.ts, same process).
+ *
+ * Run: npm run bench:e2e [-- --jobs 40 --concurrency 4]   → bench/results/e2e.json
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { performance } from 'perf_hooks';
+import { Queue, QueueEvents, Worker } from 'bullmq';
+import Redis from 'ioredis';
+import { toNano } from '@ton/core';
+import { ChainClient } from '../protocol/chain';
+import { walletFromSeed } from '../protocol/network-file';
+import { encodeTensorRequest } from '../protocol/tensor-binary';
+import { DISPATCH_QUEUE, DispatchJobData, QUEUE_PREFIX, WorkOutcome, dispatchJobId, workQueueName } from '../protocol/work';
+import { CocoonClient, ProgressEvent } from '../client/sdk';
+import { startLocalNetwork } from '../localnet/up';
+import { startPrivateRedis } from '../localnet/redis';
+import { InferenceEngine, SHIPPED_MODEL_HASHES } from '../worker/inference';
+import { runSize } from './routing';
+
+const TARGETS = { ratio: 0.8, routingMicrosAt10kProviders: 50 };
+
+function arg(name: string, def: number): number {
+    const i = process.argv.indexOf(`--${name}`);
+    return i >= 0 ? Number(process.argv[i + 1]) : def;
+}
+
+const r3 = (x: number) => Math.round(x * 1000) / 1000;
+
+function pct(xs: number[], q: number): number {
+    if (xs.length === 0) return NaN;
+    const s = [...xs].sort((a, b) => a - b);
+    return r3(s[Math.min(s.length - 1, Math.floor(q * s.length))]);
+}
+
+function summary(xs: number[]) {
+    return { n: xs.length, p50Ms: pct(xs, 0.5), p99Ms: pct(xs, 0.99), meanMs: r3(xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length)) };
+}
+
+/** Deterministic inputs in [-1, 1). */
+function inputs(n: number, seed: number): Float32Array {
+    const x = new Float32Array(n);
+    let s = seed >>> 0;
+    for (let i = 0; i < n; i++) {
+        s = (s * 1103515245 + 12345) >>> 0;
+        x[i] = s / 0x80000000 - 1;
+    }
+    return x;
+}
+
+/** Runs `jobs` tasks with at most `concurrency` in flight; returns the wall time (ms). */
+async function pool(jobs: number, concurrency: number, task: (i: number, lane: number) => Promise<void>): Promise<number> {
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(
+        Array.from({ length: concurrency }, async (_, lane) => {
+            for (;;) {
+                const i = next++;
+                if (i >= jobs) return;
+                await task(i, lane);
+            }
+        }),
+    );
+    return performance.now() - t0;
+}
+
+async function main(): Promise<void> {
+    const JOBS = arg('jobs', 40);
+    const CONCURRENCY = arg('concurrency', 4);
+    const loadAvgAtStart = os.loadavg().map(r3);
+    const t0 = performance.now();
+
+    // ------------------------------------------------------------------ the model and the requests
+    const engine = await InferenceEngine.fromCatalogFile();
+    await engine.warmup([SHIPPED_MODEL_HASHES.tensor]);
+    let batch = 64;
+    for (const b of [64, 128, 256, 384, 512, 768]) {
+        const req = encodeTensorRequest({ x: { dtype: 'float32', shape: [b, 64], data: inputs(b * 64, b) } });
+        const times: number[] = [];
+        for (let i = 0; i < 30; i++) {
+            const a = performance.now();
+            await engine.run('tensor', SHIPPED_MODEL_HASHES.tensor, req);
+            times.push(performance.now() - a);
+        }
+        batch = b;
+        if (pct(times, 0.5) >= 1) break;
+    }
+    const requests = Array.from({ length: JOBS }, (_, i) => encodeTensorRequest({ x: { dtype: 'float32', shape: [batch, 64], data: inputs(batch * 64, 1000 + i) } }));
+    console.log(`model: MLP batch ${batch} (~1 ms), request ${requests[0].length} bytes, ${JOBS} jobs, ${CONCURRENCY} in flight`);
+
+    // ------------------------------------------------------------------ raw BullMQ baseline
+    const rawRedis = await startPrivateRedis();
+    let rawWallMs: number;
+    const rawLatencies: number[] = [];
+    {
+        const connection = { host: '127.0.0.1', port: rawRedis.port, maxRetriesPerRequest: null };
+        const queue = new Queue('raw', { connection });
+        const events = new QueueEvents('raw', { connection });
+        await events.waitUntilReady();
+        const worker = new Worker(
+            'raw',
+            async (job) => (await engine.run('tensor', SHIPPED_MODEL_HASHES.tensor, Buffer.from(job.data.request, 'base64'))).toString('base64'),
+            { connection, concurrency: CONCURRENCY },
+        );
+        await worker.waitUntilReady();
+        rawWallMs = await pool(JOBS, CONCURRENCY, async (i) => {
+            const a = performance.now();
+            const job = await queue.add('run', { request: requests[i].toString('base64') }, { jobId: `raw-${i}` });
+            const out = await job.waitUntilFinished(events, 60_000);
+            if (typeof out !== 'string' || out.length === 0) throw new Error('raw BullMQ returned no result');
+            rawLatencies.push(performance.now() - a);
+        });
+        await worker.close();
+        await events.close();
+        await queue.close();
+    }
+    await rawRedis.stop();
+    const rawJobsPerSecond = r3((JOBS / rawWallMs) * 1000);
+    console.log(`raw BullMQ: ${rawJobsPerSecond} jobs/s`);
+
+    // ------------------------------------------------------------------ the whole network
+    const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cocoon-bench-e2e-'));
+    console.log('starting the network (devnet, redis, orchestrator, 2 workers) …');
+    const net = await startLocalNetwork({ workers: 2, networkFile: path.join(workDir, 'network.json') });
+    const stages: Record<string, number[]> = {};
+    const add = (k: string, v: number | undefined) => {
+        if (v !== undefined && Number.isFinite(v)) (stages[k] ??= []).push(v);
+    };
+    let fullWallMs: number;
+    const handles: { address: string; jobId: bigint }[] = [];
+    try {
+        const chain = new ChainClient({ endpoint: net.network.endpoint });
+        // one client wallet per lane: a wallet sends one message at a time
+        const clients: CocoonClient[] = [];
+        for (let lane = 0; lane < CONCURRENCY; lane++) {
+            const seed = Buffer.from(Array.from({ length: 32 }, (_, i) => (lane * 31 + i * 7 + 1) & 0xff)).toString('hex');
+            const wallet = walletFromSeed(chain, seed, { pollIntervalMs: 20 });
+            await net.devnet.fund(wallet.address, toNano('50'));
+            clients.push(new CocoonClient({ network: net.network, wallet, chain, pollMs: 25 }));
+        }
+        // warm-up: one job per lane (first sessions, first wallet deploys)
+        await pool(CONCURRENCY, CONCURRENCY, async (i, lane) => {
+            const h = await clients[lane].submit({ model: 'tensor', input: requests[i % JOBS], candidates: 2 });
+            await h.result({ timeoutMs: 120_000 });
+            h.close();
+        });
+        console.log(`full path: running ${JOBS} jobs …`);
+        fullWallMs = await pool(JOBS, CONCURRENCY, async (i, lane) => {
+            const seen = new Map<string, number>();
+            const onProgress = (p: ProgressEvent) => seen.set(p.stage, p.atMs);
+            const h = await clients[lane].submit({ model: 'tensor', input: requests[i], candidates: 2, onProgress });
+            const r = await h.result({ timeoutMs: 120_000 });
+            seen.set('result', Date.now());
+            h.close();
+            if (r.bytes.length === 0) throw new Error('empty result');
+            handles.push({ address: h.address.toRawString(), jobId: h.jobId });
+            const span = (a: string, b: string) => (seen.has(a) && seen.has(b) ? seen.get(b)! - seen.get(a)! : undefined);
+            add('clientVerifyProviders', span('verifying', 'providers-verified'));
+            add('clientSealAndUpload', span('encrypting', 'opening'));
+            add('openEscrowOnChain', span('opening', 'opened'));
+            add('openedToClaimed', span('opened', 'claimed'));
+            add('claimedToCommitted', span('claimed', 'committed'));
+            add('fetchVerifyDecrypt', span('committed', 'result'));
+            add('total', span('verifying', 'result'));
+        });
+        console.log(`full path: ${r3((JOBS / fullWallMs) * 1000)} jobs/s`);
+
+        // the orchestrator's and the workers' view of the same jobs (from Redis: dispatch records, work outcomes)
+        const redis = new Redis(net.redisUrl, { maxRetriesPerRequest: null });
+        const dispatch = new Queue<DispatchJobData>(DISPATCH_QUEUE, { connection: redis, prefix: QUEUE_PREFIX });
+        for (const h of handles) {
+            const d = await dispatch.getJob(dispatchJobId(h.jobId));
+            const a = d?.data.attempts?.[d.data.attempts.length - 1];
+            if (!d || !a) continue;
+            add('watcherSeenToRouted', a.routedAtMs - d.data.seenAtMs);
+            const wq = new Queue(workQueueName(a.owner), { connection: redis, prefix: QUEUE_PREFIX });
+            const w = await wq.getJob(a.attemptId);
+            const out = w?.returnvalue as WorkOutcome | undefined;
+            if (out?.timingsMs) for (const [k, v] of Object.entries(out.timingsMs)) add(`worker.${k}`, v);
+            if (w?.processedOn && w.finishedOn) add('workerTotal', w.finishedOn - w.processedOn);
+            if (w?.processedOn) add('routedToWorkerStart', w.processedOn - a.routedAtMs);
+            await wq.close();
+        }
+        await dispatch.close();
+        await redis.quit();
+    } finally {
+        await net.stop();
+        fs.rmSync(workDir, { recursive: true, force: true });
+        await engine.close();
+    }
+    const jobsPerSecond = r3((JOBS / fullWallMs) * 1000);
+
+    console.log('routing: one decision over 10,000 synthetic providers …');
+    const routing = runSize(10_000, 20_000, 3, 1);
+
+    const ratio = r3(jobsPerSecond / rawJobsPerSecond);
+    const stageLatencies = Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, summary(v)]));
+    const result = {
+        benchmark: 'e2e',
+        timestamp: new Date().toISOString(),
+        command: `npm run bench:e2e -- --jobs ${JOBS} --concurrency ${CONCURRENCY}`,
+        machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version, loadAvgAtStart, loadAvgAtEnd: os.loadavg().map(r3) },
+        workload: { model: `mlp-64x16 (${SHIPPED_MODEL_HASHES.tensor})`, batch, requestBytes: requests[0].length, jobs: JOBS, concurrency: CONCURRENCY, workers: 2 },
+        jobsPerSecond,
+        rawBullmqJobsPerSecond: rawJobsPerSecond,
+        ratio,
+        routingMicrosAt10kProviders: routing.medianMicros,
+        routingP99MicrosAt10kProviders: routing.p99Micros,
+        targets: TARGETS,
+        meetsTargets: { ratio: ratio >= TARGETS.ratio, routingMicrosAt10kProviders: routing.medianMicros <= TARGETS.routingMicrosAt10kProviders },
+        rawBullmqLatency: summary(rawLatencies),
+        stageLatencies,
+        note:
+            'The full path carries three chain transactions per job on the devnet (OpenJob from the client, ClaimJob and ' +
+            'SubmitReceipt from the provider), each waited for by its wallet, plus the watcher poll; the raw queue has none ' +
+            'of these. stageLatencies shows where the time goes.',
+        totalRunMs: r3(performance.now() - t0),
+    };
+    const out = path.join(__dirname, 'results', 'e2e.json');
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    fs.writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
+    console.log(JSON.stringify({ jobsPerSecond, rawBullmqJobsPerSecond: rawJobsPerSecond, ratio, routingMicrosAt10kProviders: routing.medianMicros }, null, 2));
+    for (const [k, v] of Object.entries(stageLatencies)) console.log(`  ${k.padEnd(24)} p50 ${String(v.p50Ms).padStart(8)} ms   p99 ${String(v.p99Ms).padStart(8)} ms   (n=${v.n})`);
+    console.log(`wrote ${path.relative(process.cwd(), out)}`);
+}
+
+main().then(
+    () => process.exit(0),
+    (e) => {
+        console.error(e);
+        process.exit(1);
+    },
+);
