@@ -232,6 +232,7 @@ export class DirectorySync {
         const scores = new Map<string, number>();
         for (let i = 0; i < flat.length; i += 2) scores.set(flat[i], Number(flat[i + 1]));
         const owners = [...scores.keys()];
+        this.applyDepartures(owners);
         if (owners.length === 0) {
             this.updateGauges();
             return;
@@ -259,6 +260,28 @@ export class DirectorySync {
         // a worker the directory does not know yet: read its contract now rather than at the next full refresh
         for (const o of unknown) if (this.running) void this.track(this.refreshProvider(o).catch(() => undefined));
         this.updateGauges();
+    }
+
+    /**
+     * A worker that left the live set (a clean stop: it drains, beats once more with `draining`, then ZREMs itself)
+     * takes no new work from now on. Its draining beat lasts less than one read interval and is easily missed;
+     * without this the directory kept routing to the departed worker until its last beat went stale (10 s), and
+     * each such attempt was abandoned, using up one of the job's attempts.
+     */
+    private applyDepartures(liveOwners: string[]): void {
+        const live = new Set<string>();
+        for (const o of liveOwners) {
+            try {
+                live.add(ownerKeyOf(o));
+            } catch {
+                // not an address: readHeartbeats skips it too
+            }
+        }
+        for (const [key, hb] of this.heartbeats) {
+            if (live.has(key) || hb.draining) continue;
+            hb.draining = true;
+            this.applyHeartbeat(hb);
+        }
     }
 
     /** The last heartbeat of a worker. */
