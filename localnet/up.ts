@@ -21,6 +21,8 @@ import { PrivateRedis, startPrivateRedis } from './redis';
 export interface LocalNetworkOptions {
     /** how many providers (each with one worker), default 2 */
     workers?: number;
+    /** jobs each worker runs at once (default 2: one job's chain waits overlap another's inference) */
+    workerCapacity?: number;
     /** use this Redis instead of starting a private one */
     redisUrl?: string;
     /** orchestrator API port; 0 (default) picks a free one */
@@ -123,6 +125,7 @@ export async function startLocalNetwork(opts: LocalNetworkOptions = {}): Promise
                         '--redis', redisUrl!,
                         '--sim-vendor-seed', net.vendorSeed,
                         '--endpoint-name', p.name,
+                        '--capacity', String(opts.workerCapacity ?? 2),
                     ],
                     { ...childOptions, env: { COCOON_WALLET_SEED: p.seed } },
                 ),

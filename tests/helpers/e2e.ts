@@ -7,7 +7,7 @@
  * SIMULATED TEE: the workers' enclaves are simulated and give no hardware protection (test network only).
  *
  * Children's log lines are kept (bounded) and printed only when a test fails, so a failure shows what the
- * orchestrator and workers were doing without flooding a passing run.
+ * orchestrator and workers were doing without flooding a passing run; COCOON_E2E_LOG=<file> writes all of them.
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -19,7 +19,7 @@ import { CocoonClient } from '../../client/sdk';
 import { decodeEvent, EventName } from '../../orchestrator/watcher/events';
 import { ChainClient, WalletSender } from '../../protocol/chain';
 import { walletFromSeed } from '../../protocol/network-file';
-import { AttemptRecord, QUEUE_PREFIX, workQueueName } from '../../protocol/work';
+import { AttemptRecord, QUEUE_PREFIX, WorkItem, workQueueName } from '../../protocol/work';
 import { liveChildCount, ManagedChild, startCocoon } from '../../localnet/processes';
 import { LocalNetwork, startLocalNetwork } from '../../localnet/up';
 import { ProviderStake } from '../../wrappers';
@@ -28,13 +28,21 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 // ------------------------------------------------------------------------------------------------ logs
 
-/** A bounded tail of every log line the network and its children printed, for failure messages. */
+/**
+ * A bounded tail of the log lines the network and its children printed, for failure messages. Successful API
+ * request lines are dropped: the tests poll the API, and those lines would push out the ones that explain a failure.
+ */
 export class LogTail {
     private readonly lines: string[] = [];
-    constructor(private readonly max = 400) {}
+    constructor(private readonly max = 5_000) {}
     push(line: string): void {
+        if (/"msg":"request"/.test(line) && /"status":[23]\d\d/.test(line)) return;
         this.lines.push(line.length > 600 ? `${line.slice(0, 600)}…` : line);
         if (this.lines.length > this.max) this.lines.splice(0, this.lines.length - this.max);
+    }
+    /** every kept line */
+    all(): string[] {
+        return this.lines.slice();
     }
     /** the last n lines, optionally only those matching `filter` */
     tail(n = 60, filter?: RegExp): string {
@@ -154,6 +162,8 @@ export async function startE2eNetwork(opts: { workers: number }): Promise<E2eNet
         },
         stop() {
             stopping ??= (async () => {
+                // COCOON_E2E_LOG=<file>: keep every log line of the run (the failure messages show only a tail)
+                if (process.env.COCOON_E2E_LOG) fs.writeFileSync(process.env.COCOON_E2E_LOG, logs.all().join('\n') + '\n');
                 await redis.quit().catch(() => redis.disconnect());
                 // workers first (they need the orchestrators' API and Redis to drain), then every orchestrator
                 await Promise.all(net.workers.map((w) => w.stop().catch(() => undefined)));
@@ -194,17 +204,21 @@ export function leftoverProcesses(pids: number[]): string[] {
 
 /**
  * Watches the work queues of these owners every `intervalMs` and resolves with the first owner whose queue has an
- * active job (a worker took a work item). Closes its queue connections before it resolves or rejects.
+ * active job (a worker took a work item), and that item's escrow (raw). Closes its queue connections before it
+ * resolves or rejects.
  */
-export async function firstActiveProvider(redisUrl: string, owners: string[], opts: { timeoutMs: number; intervalMs?: number }): Promise<string> {
+export async function firstActiveProvider(redisUrl: string, owners: string[], opts: { timeoutMs: number; intervalMs?: number }): Promise<{ owner: string; job: string }> {
     const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
-    const queues = owners.map((o) => ({ owner: o, q: new Queue(workQueueName(o), { connection, prefix: QUEUE_PREFIX }) }));
+    const queues = owners.map((o) => ({ owner: o, q: new Queue<WorkItem>(workQueueName(o), { connection, prefix: QUEUE_PREFIX }) }));
     try {
         const until = Date.now() + opts.timeoutMs;
         for (;;) {
             const counts = await Promise.all(queues.map(({ q }) => q.getActiveCount()));
             const i = counts.findIndex((c) => c > 0);
-            if (i >= 0) return queues[i].owner;
+            if (i >= 0) {
+                const [item] = await queues[i].q.getJobs(['active'], 0, 0);
+                return { owner: queues[i].owner, job: item?.data.job ?? '' };
+            }
             if (Date.now() > until) throw new Error(`no worker of ${owners.length} provider(s) took a work item within ${opts.timeoutMs} ms`);
             await sleep(opts.intervalMs ?? 20);
         }

@@ -13,10 +13,11 @@ import { QueueBoard, startQueueBoard } from '../../../orchestrator/dashboard/que
 export const up: Command = {
     path: ['up'],
     summary: 'Start a local network: devnet chain, Redis, registry, staked providers, orchestrator and workers (SIMULATED TEE)',
-    usage: '[--workers N] [--dashboard] [--redis-url <url>] [--api-port <port>] [--chain-port <port>] [--network-file <file>] [--json]',
+    usage: '[--workers N] [--capacity N] [--dashboard] [--redis-url <url>] [--api-port <port>] [--chain-port <port>] [--network-file <file>] [--json]',
     example: 'cocoon up --workers 2 --dashboard',
     options: [
         { name: 'workers', type: 'number', description: 'providers to stake, each with one worker process (1 to 16)', env: 'COCOON_WORKERS', default: 2 },
+        { name: 'capacity', type: 'number', description: 'jobs each worker runs at once', env: 'COCOON_CAPACITY', default: 2 },
         { name: 'dashboard', type: 'boolean', description: "serve the queue board (bull-board, read-only) and link the orchestrator's status page (<api>/dashboard)" },
         { name: 'dashboard-port', type: 'number', description: 'queue board port (0 picks a free one)', env: 'COCOON_DASHBOARD_PORT', default: 0 },
         { name: 'redis-url', type: 'string', description: 'use this Redis instead of starting a private redis-server', env: 'REDIS_URL' },
@@ -29,6 +30,8 @@ export const up: Command = {
         if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
         const workers = args.options.workers as number;
         if (!Number.isInteger(workers) || workers < 1 || workers > 16) throw new UsageError(`--workers must be an integer from 1 to 16, got ${workers}`);
+        const capacity = args.options.capacity as number;
+        if (!Number.isInteger(capacity) || capacity < 1 || capacity > 64) throw new UsageError(`--capacity must be an integer from 1 to 64, got ${capacity}`);
         const apiPort = portOption(args, 'api-port');
         const chainPort = portOption(args, 'chain-port');
         const redisUrl = args.options['redis-url'] as string | undefined;
@@ -41,6 +44,7 @@ export const up: Command = {
         try {
             local = await startLocalNetwork({
                 workers,
+                workerCapacity: capacity,
                 redisUrl,
                 apiPort,
                 chainPort,
