@@ -83,6 +83,7 @@ async function pool(jobs: number, concurrency: number, task: (i: number, lane: n
 async function main(): Promise<void> {
     const JOBS = arg('jobs', 40);
     const CONCURRENCY = arg('concurrency', 4);
+    const POLL_MS = arg('poll', 100);
     const loadAvgAtStart = os.loadavg().map(r3);
     const t0 = performance.now();
 
@@ -152,7 +153,7 @@ async function main(): Promise<void> {
             const seed = Buffer.from(Array.from({ length: 32 }, (_, i) => (lane * 31 + i * 7 + 1) & 0xff)).toString('hex');
             const wallet = walletFromSeed(chain, seed, { pollIntervalMs: 20 });
             await net.devnet.fund(wallet.address, toNano('50'));
-            clients.push(new CocoonClient({ network: net.network, wallet, chain, pollMs: 25 }));
+            clients.push(new CocoonClient({ network: net.network, wallet, chain, pollMs: POLL_MS }));
         }
         // warm-up: one job per lane (first sessions, first wallet deploys)
         await pool(CONCURRENCY, CONCURRENCY, async (i, lane) => {
@@ -214,9 +215,9 @@ async function main(): Promise<void> {
     const result = {
         benchmark: 'e2e',
         timestamp: new Date().toISOString(),
-        command: `npm run bench:e2e -- --jobs ${JOBS} --concurrency ${CONCURRENCY}`,
+        command: `npm run bench:e2e -- --jobs ${JOBS} --concurrency ${CONCURRENCY} --poll ${POLL_MS}`,
         machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version, loadAvgAtStart, loadAvgAtEnd: os.loadavg().map(r3) },
-        workload: { model: `mlp-64x16 (${SHIPPED_MODEL_HASHES.tensor})`, batch, requestBytes: requests[0].length, jobs: JOBS, concurrency: CONCURRENCY, workers: 2 },
+        workload: { model: `mlp-64x16 (${SHIPPED_MODEL_HASHES.tensor})`, batch, requestBytes: requests[0].length, jobs: JOBS, concurrency: CONCURRENCY, workers: 2, workerCapacity: 2, clientPollMs: POLL_MS },
         jobsPerSecond,
         rawBullmqJobsPerSecond: rawJobsPerSecond,
         ratio,

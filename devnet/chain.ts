@@ -19,6 +19,7 @@ import {
     beginCell,
     loadMessage,
     loadShardAccount,
+    serializeTuple,
     storeMessage,
     storeShardAccount,
 } from '@ton/core';
@@ -47,6 +48,8 @@ const LT_STEP = 1_000_000n;
 const YIELD_EVERY = 50;
 /** Accepted messages waiting for emulation; beyond this sendBoc answers 503 (like an overloaded node). */
 const MAX_QUEUE = 10_000;
+/** get-method results kept (oldest evicted first) */
+const GET_METHOD_CACHE_SIZE = 4096;
 
 /** Sandbox storage that can be peeked without creating accounts (reads of random addresses must not grow state). */
 class DevnetStorage implements BlockchainStorage {
@@ -116,6 +119,7 @@ export class DevnetChain {
     seqno = 1;
     chainId = randomBytes(16).toString('hex');
     private lastNow = 0;
+    private readonly getMethodCache = new Map<string, { gas_used: number; exit_code: number; stack: TupleItem[] }>();
     private readonly queue: Job[] = [];
     private running = false;
     private idleWaiters: (() => void)[] = [];
@@ -292,17 +296,32 @@ export class DevnetChain {
         return new Promise((resolve, reject) => this.enqueue({ message, label, resolve, reject }));
     }
 
-    /** Runs a get method the way toncenter reports it (exit_code -13 for accounts without code). */
+    /**
+     * Runs a get method the way toncenter reports it (exit_code -13 for accounts without code).
+     *
+     * Results are cached by everything a get method can see: the account's last transaction (which fixes its code,
+     * data and balance), the method, the stack and the unix time (one-second resolution, like a block's). Pollers
+     * ask the same question many times between two transactions, and each emulator call costs ~15 ms (the
+     * emulator re-reads the config and the code every time), which made get methods the devnet's main CPU cost.
+     */
     async runGetMethod(address: Address, method: string | number, stack: TupleItem[]) {
         const sc = this.storage.peek(address);
         if (!sc || sc.accountState?.type !== 'active') return { gas_used: 0, exit_code: -13, stack: [] as TupleItem[] };
+        const now = this.tick();
+        const key = `${address.toRawString()}|${sc.lastTransactionLt}|${sc.lastTransactionHash}|${method}|${now}|${stack.length === 0 ? '' : serializeTuple(stack).hash().toString('hex')}`;
+        const hit = this.getMethodCache.get(key);
+        if (hit) return hit;
+        let result: { gas_used: number; exit_code: number; stack: TupleItem[] };
         try {
-            const r = await sc.get(method, stack, { now: this.tick() });
-            return { gas_used: Number(r.gasUsed), exit_code: r.exitCode, stack: r.stack };
+            const r = await sc.get(method, stack, { now });
+            result = { gas_used: Number(r.gasUsed), exit_code: r.exitCode, stack: r.stack };
         } catch (e) {
-            if (e instanceof GetMethodError) return { gas_used: Number(e.gasUsed), exit_code: e.exitCode, stack: [] as TupleItem[] };
-            throw liteServerError(`cannot run get method: ${(e as Error).message}`);
+            if (e instanceof GetMethodError) result = { gas_used: Number(e.gasUsed), exit_code: e.exitCode, stack: [] as TupleItem[] };
+            else throw liteServerError(`cannot run get method: ${(e as Error).message}`);
         }
+        if (this.getMethodCache.size >= GET_METHOD_CACHE_SIZE) this.getMethodCache.delete(this.getMethodCache.keys().next().value!);
+        this.getMethodCache.set(key, result);
+        return result;
     }
 
     /** Emulates an external message against the current state without applying it. */

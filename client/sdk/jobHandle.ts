@@ -96,6 +96,8 @@ export class JobHandle extends EventEmitter {
     private readonly startedAtMs: number;
     private readonly onProgress?: (p: ProgressEvent) => void;
     private readonly emitted = new Set<JobEventName>();
+    /** the escrow's last transaction lt when `last` was read */
+    private lastReadLt?: bigint;
     /** lifecycle stages already reported as progress (submit reports 'opened' itself) */
     private readonly progressed = new Set<string>();
     private readonly waiters = new Set<(s: JobSnapshot | Error) => void>();
@@ -313,7 +315,14 @@ export class JobHandle extends EventEmitter {
     private async tick(): Promise<void> {
         let s: JobSnapshot | Error;
         try {
-            s = await readJob(this.ctx.chain, this.address);
+            // Get methods are the expensive read: re-run them only when the escrow has a new transaction.
+            const lastLt = (await this.ctx.chain.getAccount(this.address)).lastTransaction?.lt;
+            if (this.last && lastLt !== undefined && lastLt === this.lastReadLt) {
+                s = this.last;
+            } else {
+                s = await readJob(this.ctx.chain, this.address);
+                this.lastReadLt = lastLt;
+            }
             this.observe(s);
         } catch (e) {
             s = e as Error;

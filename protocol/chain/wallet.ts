@@ -242,15 +242,21 @@ export class WalletSender implements Sender {
         const walletText = this.address.toString();
         const hashHex = normalizedHash.toString('hex');
         let advancedWithoutUs = 0;
+        let seenLt = sinceLt;
         for (;;) {
             let current = seqno;
             try {
-                current = await this.getSeqno();
+                // The account's last transaction is the cheap signal (no get method): only when it moved is it
+                // worth reading the seqno and looking for our message.
+                const lastLt = (await this.client.getAccount(this.address)).lastTransaction?.lt ?? 0n;
+                if (lastLt > seenLt) current = await this.getSeqno();
                 if (current > seqno) {
                     const tx = await this.client.findExternalTransaction(this.address, normalizedHash, { toLt: sinceLt });
                     if (tx) return tx;
                     // The state may be ahead of the transaction index of a lagging API node: look a few more times.
                     if (++advancedWithoutUs >= 3) throw new SeqnoConflictError(walletText, seqno, hashHex);
+                } else {
+                    seenLt = lastLt;
                 }
             } catch (e) {
                 if (e instanceof SeqnoConflictError) throw e;

@@ -18,8 +18,15 @@ export function readEscrow(chain: ChainClient, job: Address): Promise<JobState> 
 export async function pollEscrow(chain: ChainClient, job: Address, done: (s: JobState) => boolean, timeoutMs: number, stop?: () => Promise<string | null>): Promise<{ state: JobState; timedOut: boolean; stopped?: string }> {
     const until = Date.now() + timeoutMs;
     let polls = 0;
+    let state: JobState | undefined;
+    let readAtLt: bigint | undefined;
     for (;;) {
-        const state = await readEscrow(chain, job);
+        // re-run the get method only when the escrow has a new transaction (the account read is the cheap one)
+        const lastLt = (await chain.getAccount(job)).lastTransaction?.lt;
+        if (state === undefined || lastLt === undefined || lastLt !== readAtLt) {
+            state = await readEscrow(chain, job);
+            readAtLt = lastLt;
+        }
         if (done(state)) return { state, timedOut: false };
         // every ~10 polls, ask whether waiting is still worth it (e.g. the claim was refused on the way)
         if (stop && ++polls % 10 === 0) {
