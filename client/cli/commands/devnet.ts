@@ -1,4 +1,5 @@
 import { Command, CommandIO, ParsedArgs, UsageError } from '../command';
+import { untilShutdownSignal } from '../signals';
 import { FundEntry, parseFundSpec, startDevnet } from '../../../devnet';
 
 /**
@@ -73,19 +74,7 @@ export const devnet: Command = {
                 `; ${fund.length} address(es) funded. Ctrl-C to stop.`,
         );
 
-        const signal = await new Promise<NodeJS.Signals>((resolve) => {
-            const onSignal = (s: NodeJS.Signals) => {
-                process.off('SIGINT', onSignal);
-                process.off('SIGTERM', onSignal);
-                // A second signal while shutting down forces the exit.
-                const force = () => process.exit(130);
-                process.once('SIGINT', force);
-                process.once('SIGTERM', force);
-                resolve(s);
-            };
-            process.on('SIGINT', onSignal);
-            process.on('SIGTERM', onSignal);
-        });
+        const signal = await untilShutdownSignal();
         io.progress(`devnet: ${signal} received, shutting down`);
         try {
             await devnet.close();

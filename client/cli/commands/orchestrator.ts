@@ -1,6 +1,7 @@
 import { Address } from '@ton/core';
 import pino from 'pino';
 import { Command, CommandIO, ParsedArgs, UsageError } from '../command';
+import { untilShutdownSignal } from '../signals';
 import { ChainClient } from '../../../protocol/chain';
 import { NetworkFile, readNetworkFile, walletFromSeed } from '../../../protocol/network-file';
 import { OrchestratorService } from '../../../orchestrator/service';
@@ -94,18 +95,7 @@ export const orchestratorCommand: Command = {
         }
         io.out(JSON.stringify({ ready: true, api: svc.url, instance: svc.instanceId }));
 
-        const signal = await new Promise<NodeJS.Signals>((resolve) => {
-            const onSignal = (s: NodeJS.Signals) => {
-                process.off('SIGINT', onSignal);
-                process.off('SIGTERM', onSignal);
-                const force = () => process.exit(130);
-                process.once('SIGINT', force);
-                process.once('SIGTERM', force);
-                resolve(s);
-            };
-            process.on('SIGINT', onSignal);
-            process.on('SIGTERM', onSignal);
-        });
+        const signal = await untilShutdownSignal();
         logger.info({ signal }, 'shutting down');
         try {
             await svc.close();

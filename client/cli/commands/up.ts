@@ -1,5 +1,6 @@
 import * as path from 'path';
 import { Command, CommandIO, ParsedArgs, UsageError } from '../command';
+import { untilShutdownSignal } from '../signals';
 import { DEFAULT_NETWORK_FILE } from '../../../protocol/network-file';
 import { SIMULATED_WARNING } from '../../../protocol/attestation';
 import { labelledLog } from '../../../localnet/processes';
@@ -103,25 +104,14 @@ export const up: Command = {
         }
 
         let stopping = false;
-        const signal = await new Promise<NodeJS.Signals>((resolve) => {
-            const onSignal = (s: NodeJS.Signals) => {
-                process.off('SIGINT', onSignal);
-                process.off('SIGTERM', onSignal);
-                // a second Ctrl-C while stopping: give up waiting (children still get SIGTERM from the exit hook)
-                const force = () => process.exit(130);
-                process.once('SIGINT', force);
-                process.once('SIGTERM', force);
-                resolve(s);
-            };
-            process.on('SIGINT', onSignal);
-            process.on('SIGTERM', onSignal);
-            // a child dying on its own leaves the network broken: say so, keep the rest up until the user stops it
-            for (const child of [local.orchestrator, ...local.workers]) {
-                child.exited.then((info) => {
-                    if (!stopping) io.error(`cocoon up: ${child.name} exited unexpectedly (${info.signal ?? `code ${info.code}`}); last stderr: ${child.stderrTail().slice(-3).join(' | ')}`);
-                });
-            }
-        });
+        // a child dying on its own leaves the network broken: say so, keep the rest up until the user stops it
+        for (const child of [local.orchestrator, ...local.workers]) {
+            child.exited.then((info) => {
+                if (!stopping) io.error(`cocoon up: ${child.name} exited unexpectedly (${info.signal ?? `code ${info.code}`}); last stderr: ${child.stderrTail().slice(-3).join(' | ')}`);
+            });
+        }
+        // a second Ctrl-C while stopping gives up waiting (children still get SIGTERM from the exit hook)
+        const signal = await untilShutdownSignal();
         stopping = true;
         io.progress(`cocoon up: ${signal} received, stopping`);
         try {

@@ -4,6 +4,7 @@ import { Writable } from 'stream';
 import { Address } from '@ton/core';
 import pino from 'pino';
 import { Command, CommandIO, ParsedArgs, UsageError } from '../command';
+import { untilShutdownSignal } from '../signals';
 import { ChainClient, WalletSender } from '../../../protocol/chain';
 import { DEFAULT_NETWORK_FILE, NetworkFile, readNetworkFile, walletFromSeed } from '../../../protocol/network-file';
 import { devVendorKeyPair, SIMULATED_WARNING, SimulatedTee, TDX_UNAVAILABLE_MESSAGE, TdxAttestationProvider } from '../../../protocol/attestation';
@@ -118,19 +119,8 @@ export const workerCommand: Command = {
         }
         io.out(JSON.stringify({ ready: true, owner: service.owner, queue: service.queueName, measurement }));
 
-        const signal = await new Promise<NodeJS.Signals>((resolve) => {
-            const onSignal = (s: NodeJS.Signals) => {
-                process.off('SIGINT', onSignal);
-                process.off('SIGTERM', onSignal);
-                // A second signal while draining forces the exit (running jobs stay Open for another provider).
-                const force = () => process.exit(130);
-                process.once('SIGINT', force);
-                process.once('SIGTERM', force);
-                resolve(s);
-            };
-            process.on('SIGINT', onSignal);
-            process.on('SIGTERM', onSignal);
-        });
+        // a second signal while draining forces the exit (running jobs stay Open for another provider)
+        const signal = await untilShutdownSignal();
         logger.info({ signal }, 'draining');
         try {
             await service.stop({ drain: true });
