@@ -64,9 +64,9 @@ export interface DispatcherOptions {
     heartbeatTtlMs?: number;
     /** how long after the deadline a running attempt is still waited for. Default 30 000 ms */
     deadlineGraceMs?: number;
-    /** BullMQ lock of a dispatch job: another orchestrator takes a crashed one's jobs over after it. Default 30 000 */
+    /** BullMQ lock of a dispatch job: another orchestrator takes a crashed one's jobs over after it. Default 15 000 */
     lockDurationMs?: number;
-    /** BullMQ stalled-job check period. Default lockDurationMs */
+    /** BullMQ stalled-job check period. Default 5 000 */
     stalledIntervalMs?: number;
     /** times a dispatch job may be taken over after crashes before BullMQ fails it. Default 5 */
     maxStalledCount?: number;
@@ -94,7 +94,9 @@ export class Dispatcher {
     private closing = false;
 
     constructor(private readonly opts: DispatcherOptions) {
-        const lockDurationMs = opts.lockDurationMs ?? 30_000;
+        // short enough that a crashed instance's jobs move on within ~20 s; the processor only awaits Redis and timers,
+        // so its lock is renewed on time
+        const lockDurationMs = opts.lockDurationMs ?? 15_000;
         this.o = {
             queues: opts.queues,
             redis: opts.redis,
@@ -110,7 +112,7 @@ export class Dispatcher {
             heartbeatTtlMs: opts.heartbeatTtlMs ?? HEARTBEAT_TTL_MS,
             deadlineGraceMs: opts.deadlineGraceMs ?? 30_000,
             lockDurationMs,
-            stalledIntervalMs: opts.stalledIntervalMs ?? lockDurationMs,
+            stalledIntervalMs: opts.stalledIntervalMs ?? 5_000,
             maxStalledCount: opts.maxStalledCount ?? 5,
             autorun: opts.autorun ?? true,
         };
