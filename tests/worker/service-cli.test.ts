@@ -72,6 +72,18 @@ describe('configuration errors exit 2 and name the field', () => {
         expect(await r.exit).toBe(2);
         expect(r.stderr()).toContain(TDX_UNAVAILABLE_MESSAGE);
     });
+
+    it('--execution-provider cuda where the CUDA provider is not installed', async () => {
+        const r = runWorker([...base, '--execution-provider', 'cuda'], { COCOON_WALLET_SEED: 'ab'.repeat(32) });
+        expect(await r.exit).toBe(2);
+        expect(r.stderr()).toContain('--execution-provider cuda: CUDA execution provider is not installed');
+    });
+
+    it('an unknown execution provider', async () => {
+        const r = runWorker([...base, '--execution-provider', 'tpu'], { COCOON_WALLET_SEED: 'ab'.repeat(32) });
+        expect(await r.exit).toBe(2);
+        expect(r.stderr()).toContain(`--execution-provider must be 'cpu' or 'cuda', got "tpu"`);
+    });
 });
 
 describe('with a network file', () => {
