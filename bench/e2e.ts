@@ -34,6 +34,7 @@ import { startPrivateRedis } from '../localnet/redis';
 import { InferenceEngine, SHIPPED_MODEL_HASHES } from '../worker/inference';
 import { spawnSync } from 'child_process';
 import type { runSize } from './routing';
+import { pseudoRandom } from './data';
 
 const TARGETS = { ratio: 0.8, routingMicrosAt10kProviders: 50 };
 
@@ -52,17 +53,6 @@ function pct(xs: number[], q: number): number {
 
 function summary(xs: number[]) {
     return { n: xs.length, p50Ms: pct(xs, 0.5), p99Ms: pct(xs, 0.99), meanMs: r3(xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length)) };
-}
-
-/** Deterministic inputs in [-1, 1). */
-function inputs(n: number, seed: number): Float32Array {
-    const x = new Float32Array(n);
-    let s = seed >>> 0;
-    for (let i = 0; i < n; i++) {
-        s = (s * 1103515245 + 12345) >>> 0;
-        x[i] = s / 0x80000000 - 1;
-    }
-    return x;
 }
 
 /** Runs `jobs` tasks with at most `concurrency` in flight; returns the wall time (ms). */
@@ -107,7 +97,7 @@ async function main(): Promise<void> {
     await engine.warmup([SHIPPED_MODEL_HASHES.tensor]);
     let batch = 64;
     for (const b of [64, 128, 256, 384, 512, 768]) {
-        const req = encodeTensorRequest({ x: { dtype: 'float32', shape: [b, 64], data: inputs(b * 64, b) } });
+        const req = encodeTensorRequest({ x: { dtype: 'float32', shape: [b, 64], data: pseudoRandom(b * 64, b) } });
         const times: number[] = [];
         for (let i = 0; i < 30; i++) {
             const a = performance.now();
@@ -117,7 +107,7 @@ async function main(): Promise<void> {
         batch = b;
         if (pct(times, 0.5) >= 1) break;
     }
-    const requests = Array.from({ length: JOBS }, (_, i) => encodeTensorRequest({ x: { dtype: 'float32', shape: [batch, 64], data: inputs(batch * 64, 1000 + i) } }));
+    const requests = Array.from({ length: JOBS }, (_, i) => encodeTensorRequest({ x: { dtype: 'float32', shape: [batch, 64], data: pseudoRandom(batch * 64, 1000 + i) } }));
     console.log(`model: MLP batch ${batch} (~1 ms), request ${requests[0].length} bytes, ${JOBS} jobs, ${CONCURRENCY} in flight`);
 
     // ------------------------------------------------------------------ raw BullMQ baseline

@@ -38,6 +38,7 @@ import { Enclave } from '../worker/enclave/enclave';
 import { DEFAULT_CATALOG_PATH, InferenceEngine, loadCatalog, parseCatalog, sessionOptionsFor, SHIPPED_MODEL_HASHES, verifyCatalog } from '../worker/inference';
 import * as ort from '../worker/inference/ort';
 import { ConfidentialJob, ConfidentialJobRunner } from '../worker/job';
+import { pseudoRandom } from './data';
 
 const NET: number = NETWORK_IDS.devnet;
 const ENVELOPE_BYTES = 256 * 1024;
@@ -101,17 +102,6 @@ async function median(n: number, fn: () => unknown): Promise<number> {
         xs.push(msSince(t));
     }
     return r3(percentile(xs.sort((a, b) => a - b), 0.5));
-}
-
-/** Deterministic values in [-1, 1). */
-function pseudoRandom(n: number, seed: number): Float32Array {
-    const x = new Float32Array(n);
-    let s = seed >>> 0;
-    for (let i = 0; i < n; i++) {
-        s = (s * 1103515245 + 12345) >>> 0;
-        x[i] = s / 0x80000000 - 1;
-    }
-    return x;
 }
 
 /** The binary tensor form (protocol/tensor-binary.ts), zero-padded to `padTo` bytes (trailing bytes are ignored). */

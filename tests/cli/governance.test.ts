@@ -2,7 +2,7 @@
  * `cocoon registry deploy|allow-*|revoke-*|set-params|transfer-ownership|accept-ownership` against an in-process
  * devnet: a registry deployed by the command itself, then governed by its owner (and refused for anyone else).
  */
-import { runCocoon } from '../helpers/cli';
+import { runCocoon, runCommand as run } from '../helpers/cli';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -12,8 +12,6 @@ import { startDevnet, Devnet } from '../../devnet';
 import { ChainClient } from '../../protocol/chain';
 import { walletFromSeed } from '../../protocol/network-file';
 import { NETWORK_IDS } from '../../protocol/network';
-import { parseArgs } from '../../client/cli/args';
-import { Command, CommandIO, UsageError } from '../../client/cli/command';
 import {
     registryAcceptOwnership,
     registryAllowMeasurement,
@@ -28,27 +26,6 @@ import { Registry } from '../../wrappers';
 
 const ROOT = path.join(__dirname, '..', '..');
 
-/** Runs a Command as `cocoon` would (flags parsed, UsageError → 2), with no env fallbacks. */
-async function run(cmd: Command, argv: string[]): Promise<{ code: number; out: string[]; err: string[]; json: any }> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const io: CommandIO = { out: (l) => out.push(l), progress: (l) => err.push(l), error: (l) => err.push(l) };
-    let code: number;
-    try {
-        code = await cmd.run(parseArgs(cmd, argv, {}), io);
-    } catch (e) {
-        if (!(e instanceof UsageError)) throw e;
-        code = 2;
-        err.push(e.message);
-    }
-    let json: any;
-    try {
-        json = JSON.parse(out[out.length - 1] ?? '');
-    } catch {
-        json = undefined;
-    }
-    return { code, out, err, json };
-}
 
 function spawnCocoon(tmp: string, args: string[]) {
     return runCocoon(args, { cwd: tmp, timeoutMs: 60_000 });

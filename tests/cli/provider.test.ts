@@ -3,7 +3,7 @@
  * Most calls go through the Command objects with a captured CommandIO (fast); a few spawn the real binary to
  * check exit codes and output end to end.
  */
-import { runCocoon } from '../helpers/cli';
+import { runCocoon, runCommand as run } from '../helpers/cli';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -15,40 +15,11 @@ import { ChainClient } from '../../protocol/chain';
 import { walletFromSeed, writeNetworkFile } from '../../protocol/network-file';
 import { devVendorKeyPair, SimulatedTee } from '../../protocol/attestation';
 import { Enclave } from '../../worker/enclave/enclave';
-import { parseArgs } from '../../client/cli/args';
-import { Command, CommandIO, UsageError } from '../../client/cli/command';
 import { providerRegister, providerStake, providerUnstake, providerWithdraw } from '../../client/cli/commands/provider';
 import { providerEnclave, providerStakeInit } from '../../wrappers';
 
 
-interface Outcome {
-    code: number;
-    out: string[];
-    err: string[];
-    json: any;
-}
 
-/** Runs a Command as `cocoon` would (flags parsed, UsageError → 2), with no env fallbacks. */
-async function run(cmd: Command, argv: string[]): Promise<Outcome> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const io: CommandIO = { out: (l) => out.push(l), progress: (l) => err.push(l), error: (l) => err.push(l) };
-    let code: number;
-    try {
-        code = await cmd.run(parseArgs(cmd, argv, {}), io);
-    } catch (e) {
-        if (!(e instanceof UsageError)) throw e;
-        code = 2;
-        err.push(e.message);
-    }
-    let json: any;
-    try {
-        json = JSON.parse(out[out.length - 1] ?? '');
-    } catch {
-        json = undefined;
-    }
-    return { code, out, err, json };
-}
 
 function spawnCocoon(_tmp: string, args: string[]) {
     return runCocoon(args, { timeoutMs: 60_000 });

@@ -2,6 +2,7 @@
  * localnet/processes.ts with a fake child (a tiny Node script written to a temp dir): the ready line, log
  * forwarding, SIGTERM then SIGKILL, the ready timeout, a crash before ready, and no orphans when the parent dies.
  */
+import { isAlive } from '../helpers/cli';
 import { execFile, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -36,22 +37,14 @@ startChild({ name: 'fake', script: ${JSON.stringify(fake)}, args: ['ok'] }).then
 });
 `;
 
-function alive(pid: number): boolean {
-    try {
-        process.kill(pid, 0);
-        return true;
-    } catch {
-        return false;
-    }
-}
 
 async function waitGone(pid: number, ms: number): Promise<boolean> {
     const until = Date.now() + ms;
     while (Date.now() < until) {
-        if (!alive(pid)) return true;
+        if (!isAlive(pid)) return true;
         await new Promise((r) => setTimeout(r, 100));
     }
-    return !alive(pid);
+    return !isAlive(pid);
 }
 
 describe('localnet processes', () => {
@@ -90,7 +83,7 @@ describe('localnet processes', () => {
         const t = Date.now();
         expect(await child.stop()).toEqual({ code: null, signal: 'SIGKILL' });
         expect(Date.now() - t).toBeGreaterThanOrEqual(250);
-        expect(alive(child.pid)).toBe(false);
+        expect(isAlive(child.pid)).toBe(false);
     });
 
     it('rejects on a timeout or a crash before ready, with the last stderr lines, and leaves nothing running', async () => {

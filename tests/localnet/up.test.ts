@@ -3,6 +3,7 @@
  * the network file, the queue board and status page, and SIGINT stopping every process it started (workers,
  * orchestrator, redis) with exit code 0.
  */
+import { isAlive } from '../helpers/cli';
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -13,14 +14,6 @@ import { decodeHeartbeat, KEYS, ownerKeyOf } from '../../protocol/work';
 
 const ROOT = path.join(__dirname, '..', '..');
 
-function alive(pid: number): boolean {
-    try {
-        process.kill(pid, 0);
-        return true;
-    } catch {
-        return false;
-    }
-}
 
 describe('cocoon up', () => {
     let tmp: string;
@@ -68,7 +61,7 @@ describe('cocoon up', () => {
             expect(Object.keys(net.devWallets ?? {})).toEqual(expect.arrayContaining(['provider-1', 'provider-2', 'client', 'governance']));
             const pids = Object.values(net.pids ?? {}).filter((pid) => pid !== child.pid);
             expect(pids.length).toBe(4); // orchestrator, redis, 2 workers
-            for (const pid of pids) expect(alive(pid)).toBe(true);
+            for (const pid of pids) expect(isAlive(pid)).toBe(true);
 
             redis = new Redis(net.redisUrl!);
             const owners: string[] = ready.providers.map((p: { owner: string }) => ownerKeyOf(p.owner));
@@ -96,7 +89,7 @@ describe('cocoon up', () => {
             child.kill('SIGINT');
             const exit = await exited;
             expect(exit).toEqual({ code: 0, signal: null });
-            for (const pid of pids) expect(alive(pid)).toBe(false);
+            for (const pid of pids) expect(isAlive(pid)).toBe(false);
             expect(fs.existsSync(networkFile)).toBe(false);
         } finally {
             if (redis) await redis.quit().catch(() => undefined);
