@@ -3,7 +3,9 @@ import { Address } from '@ton/core';
 import { deriveKeyAndNonce, gcmOpen, gcmSealInto, AES_KEY_BYTES, GCM_NONCE_BYTES, GCM_TAG_BYTES } from './aead';
 import { EnvelopeError } from './envelope-error';
 import {
+    EphemeralX25519Key,
     exportX25519PublicKey,
+    generateEphemeralX25519Key,
     recipientId,
     x25519Recipient,
     X25519Recipient,
@@ -424,38 +426,82 @@ function checkResultBinding(b: ResultBinding): Address {
     return job;
 }
 
-/** Encrypts a result to the client's result key. Anyone can do this; the enclave's receipt is what vouches for it. */
-export function sealResult(plaintext: Buffer, binding: ResultBinding & { clientResultPublicKey: Buffer }): Buffer {
+/** A result envelope's header, key and nonce: everything sealing needs but the plaintext. */
+interface ResultSealing {
+    header: Buffer;
+    key: Buffer;
+    nonce: Buffer;
+}
+
+function prepareResultSealing(length: number, binding: ResultBinding & { clientResultPublicKey: Buffer }, ephemeral?: EphemeralX25519Key): ResultSealing {
     const job = checkResultBinding(binding);
-    arg(Buffer.isBuffer(plaintext), 'result must be a Buffer');
-    if (plaintext.length > MAX_PAYLOAD_BYTES) throw new EnvelopeError('TOO_LARGE', `result is ${plaintext.length} bytes, the cap is ${MAX_PAYLOAD_BYTES}`);
+    if (length > MAX_PAYLOAD_BYTES) throw new EnvelopeError('TOO_LARGE', `result is ${length} bytes, the cap is ${MAX_PAYLOAD_BYTES}`);
     const clientPub = binding.clientResultPublicKey;
     const id = recipientId(clientPub);
-
-    const eph = crypto.generateKeyPairSync('x25519');
-    const ephPub = exportX25519PublicKey(eph.publicKey);
+    const eph = ephemeral ?? generateEphemeralX25519Key();
     let shared: Buffer;
     try {
         shared = x25519SharedSecret(eph.privateKey, clientPub);
     } catch {
         throw new EnvelopeError('BAD_ARGUMENT', 'client result key is not a usable X25519 public key');
     }
-    const k = deriveKeyAndNonce(shared, Buffer.concat([ephPub, clientPub]), kdfInfo(RESULT_DOMAIN_BYTES, binding.networkId));
+    const k = deriveKeyAndNonce(shared, Buffer.concat([eph.publicKey, clientPub]), kdfInfo(RESULT_DOMAIN_BYTES, binding.networkId));
     shared.fill(0);
 
+    const header = Buffer.allocUnsafe(RES_HEADER);
+    RESULT_MAGIC.copy(header, 0);
+    header[4] = ENVELOPE_VERSION;
+    header.writeInt32BE(binding.networkId, RES_NETWORK);
+    header.writeInt8(job.workChain, RES_WORKCHAIN);
+    job.hash.copy(header, RES_JOB_HASH);
+    binding.modelHash.copy(header, RES_MODEL);
+    id.copy(header, RES_RECIPIENT);
+    eph.publicKey.copy(header, RES_EPHEMERAL);
+    header.writeUInt32BE(length, RES_LENGTH);
+    return { header, key: k.key, nonce: k.nonce };
+}
+
+/**
+ * Encrypts a result to the client's result key. Anyone can do this; the enclave's receipt is what vouches for it.
+ * `ephemeral` is a fresh one-time key (e.g. from an EphemeralKeyPool); one is generated when omitted. Never pass
+ * the same ephemeral key twice: the key and nonce are derived from it.
+ */
+export function sealResult(plaintext: Buffer, binding: ResultBinding & { clientResultPublicKey: Buffer }, ephemeral?: EphemeralX25519Key): Buffer {
+    arg(Buffer.isBuffer(plaintext), 'result must be a Buffer');
+    const s = prepareResultSealing(plaintext.length, binding, ephemeral);
     const out = Buffer.allocUnsafe(RES_HEADER + plaintext.length + GCM_TAG_BYTES);
-    RESULT_MAGIC.copy(out, 0);
-    out[4] = ENVELOPE_VERSION;
-    out.writeInt32BE(binding.networkId, RES_NETWORK);
-    out.writeInt8(job.workChain, RES_WORKCHAIN);
-    job.hash.copy(out, RES_JOB_HASH);
-    binding.modelHash.copy(out, RES_MODEL);
-    id.copy(out, RES_RECIPIENT);
-    ephPub.copy(out, RES_EPHEMERAL);
-    out.writeUInt32BE(plaintext.length, RES_LENGTH);
-    gcmSealInto(k.key, k.nonce, [RESULT_DOMAIN_BYTES, out.subarray(0, RES_HEADER)], plaintext, out, RES_HEADER);
-    k.key.fill(0);
+    s.header.copy(out, 0);
+    gcmSealInto(s.key, s.nonce, [RESULT_DOMAIN_BYTES, s.header], plaintext, out, RES_HEADER);
+    s.key.fill(0);
     return out;
+}
+
+/**
+ * sealResult with the bulk work on libuv's thread pool (WebCrypto AES-GCM, then SHA-256 of the envelope): the
+ * same bytes as sealResult for the same ephemeral key, plus the envelope's commitment. The JS thread, where
+ * onnxruntime-node runs models, only derives the key and copies the ciphertext, so a worker with several jobs in
+ * flight seals one job's large result while it runs the next job's model. Slower than sealResult for small results
+ * (two thread hops): use it for large ones.
+ */
+export async function sealResultOffThread(
+    plaintext: Buffer,
+    binding: ResultBinding & { clientResultPublicKey: Buffer },
+    ephemeral?: EphemeralX25519Key,
+): Promise<{ envelope: Buffer; commitment: Buffer }> {
+    arg(Buffer.isBuffer(plaintext), 'result must be a Buffer');
+    const s = prepareResultSealing(plaintext.length, binding, ephemeral);
+    const key = await crypto.webcrypto.subtle.importKey('raw', s.key, 'AES-GCM', false, ['encrypt']);
+    s.key.fill(0);
+    const sealed = await crypto.webcrypto.subtle.encrypt(
+        { name: 'AES-GCM', iv: s.nonce, additionalData: Buffer.concat([RESULT_DOMAIN_BYTES, s.header]), tagLength: GCM_TAG_BYTES * 8 },
+        key,
+        plaintext,
+    );
+    const envelope = Buffer.allocUnsafe(RES_HEADER + sealed.byteLength);
+    s.header.copy(envelope, 0);
+    envelope.set(new Uint8Array(sealed), RES_HEADER);
+    const commitment = Buffer.from(await crypto.webcrypto.subtle.digest('SHA-256', envelope));
+    return { envelope, commitment };
 }
 
 export function openResult(bytes: Buffer, binding: ResultBinding, recipient: RecipientKey): Buffer {
@@ -491,5 +537,5 @@ export function openResult(bytes: Buffer, binding: ResultBinding, recipient: Rec
 
 export { EnvelopeError } from './envelope-error';
 export type { EnvelopeErrorCode } from './envelope-error';
-export { generateX25519KeyPair, recipientId, x25519PrivateKeyObject, x25519PublicKeyObject, x25519Recipient, exportX25519PublicKey } from './x25519';
-export type { X25519KeyPair, X25519Recipient } from './x25519';
+export { EphemeralKeyPool, generateEphemeralX25519Key, generateX25519KeyPair, recipientId, x25519PrivateKeyObject, x25519PublicKeyObject, x25519Recipient, exportX25519PublicKey } from './x25519';
+export type { EphemeralX25519Key, X25519KeyPair, X25519Recipient } from './x25519';

@@ -1,3 +1,4 @@
+import * as crypto from 'crypto';
 /**
  * WalletSender: sends messages from a standard wallet (V4R2 or V5R1) through a ChainClient.
  *
@@ -99,6 +100,7 @@ export class WalletSender implements Sender {
     private readonly waitTimeoutMs: number;
     private readonly pollMs: number;
     private readonly sendAttempts: number;
+    private readonly signingKey: crypto.KeyObject;
 
     constructor(
         readonly client: ChainClient,
@@ -123,6 +125,11 @@ export class WalletSender implements Sender {
         this.waitTimeoutMs = opts.waitTimeoutMs ?? 90_000;
         this.pollMs = opts.pollIntervalMs ?? 1_000;
         this.sendAttempts = opts.sendAttempts ?? 3;
+        const { secretKey, publicKey } = opts.keyPair; // tweetnacl layout: secretKey = seed ‖ public key
+        this.signingKey = crypto.createPrivateKey({
+            key: { kty: 'OKP', crv: 'Ed25519', d: secretKey.subarray(0, 32).toString('base64url'), x: publicKey.toString('base64url') },
+            format: 'jwk',
+        });
     }
 
     static async fromMnemonic(client: ChainClient, mnemonic: string | string[], opts: Omit<WalletSenderOptions, 'keyPair'>): Promise<WalletSender> {
@@ -201,7 +208,7 @@ export class WalletSender implements Sender {
         const seqno = deployed ? (await this.client.runGetMethod(this.address, 'seqno')).reader.readNumber() : 0;
         const sinceLt = acc.lastTransaction?.lt ?? 0n;
         const validUntil = Math.floor(Date.now() / 1000) + this.ttl;
-        const body = this.createTransfer(seqno, messages, sendMode, validUntil);
+        const body = await this.createTransfer(seqno, messages, sendMode, validUntil);
         const ext = external({ to: this.address, init: deployed ? null : this.wallet.init, body });
         const cell = beginCell().store(storeMessage(ext)).endCell();
         const normalizedHash = normalizedMessageHash(ext);
@@ -229,12 +236,18 @@ export class WalletSender implements Sender {
         return { seqno, hash: cell.hash(), normalizedHash, validUntil, included };
     }
 
-    private createTransfer(seqno: number, messages: MessageRelaxed[], sendMode: SendMode, validUntil: number): Cell {
-        const secretKey = this.opts.keyPair.secretKey;
+    /**
+     * Signs with Node's native Ed25519 (OpenSSL) instead of @ton/crypto's tweetnacl: the same deterministic RFC 8032
+     * signature over the same cell hash, ~0.05 ms instead of ~7 ms on these machines, which every wallet transaction
+     * of a busy worker or client pays.
+     */
+    private createTransfer(seqno: number, messages: MessageRelaxed[], sendMode: SendMode, validUntil: number): Promise<Cell> {
+        const key = this.signingKey;
+        const signer = async (message: Cell) => crypto.sign(null, message.hash(), key);
         if (this.wallet instanceof WalletContractV4) {
-            return this.wallet.createTransfer({ seqno, secretKey, messages, sendMode, timeout: validUntil });
+            return this.wallet.createTransfer({ seqno, signer, messages, sendMode, timeout: validUntil });
         }
-        return this.wallet.createTransfer({ seqno, secretKey, messages, sendMode, timeout: validUntil });
+        return this.wallet.createTransfer({ seqno, signer, messages, sendMode, timeout: validUntil });
     }
 
     private async waitIncluded(seqno: number, normalizedHash: Buffer, sinceLt: bigint, validUntil: number): Promise<ChainTransaction> {

@@ -17,6 +17,9 @@ import {
     recipientId,
     sealInput,
     sealResult,
+    sealResultOffThread,
+    EphemeralKeyPool,
+    generateEphemeralX25519Key,
     x25519PrivateKeyObject,
     x25519Recipient,
     X25519KeyPair,
@@ -332,5 +335,44 @@ describe('result envelope', () => {
         expect(codeOf(() => sealFor(Buffer.alloc(MAX_PAYLOAD_BYTES + 1)))).toBe('TOO_LARGE');
         expect(codeOf(() => readResultHeader(Buffer.alloc(MAX_RESULT_ENVELOPE_BYTES + 1)))).toBe('TOO_LARGE');
         expect(codeOf(() => sealResult(Buffer.from('x'), { ...binding, clientResultPublicKey: Buffer.alloc(32) }))).toBe('BAD_ARGUMENT');
+    });
+});
+
+describe('result sealing off the JS thread, and one-time ephemeral keys', () => {
+    const job = new Address(0, crypto.createHash('sha256').update('escrow').digest());
+    const binding = { networkId: NET, job, modelHash, clientResultPublicKey: client.publicKey };
+
+    it('sealResultOffThread gives byte-for-byte the envelope sealResult gives with the same ephemeral key, and its sha256', async () => {
+        for (const size of [0, 1, 4096, 300 * 1024]) {
+            const out = crypto.randomBytes(size);
+            const eph = generateEphemeralX25519Key();
+            const sync = sealResult(out, binding, eph);
+            const off = await sealResultOffThread(out, binding, eph);
+            expect(off.envelope.equals(sync)).toBe(true);
+            expect(off.commitment.equals(envelopeCommitment(sync))).toBe(true);
+            expect(openResult(off.envelope, binding, client.privateKey).equals(out)).toBe(true);
+        }
+    });
+
+    it('sealResultOffThread refuses what sealResult refuses, with the same codes', async () => {
+        const code = (p: Promise<unknown>) => p.then(() => 'OK', (e) => (e instanceof EnvelopeError ? e.code : `other: ${(e as Error).message}`));
+        expect(await code(sealResultOffThread(Buffer.from('x'), { ...binding, clientResultPublicKey: Buffer.alloc(32) }))).toBe('BAD_ARGUMENT');
+        expect(await code(sealResultOffThread(Buffer.alloc(MAX_PAYLOAD_BYTES + 1), binding))).toBe('TOO_LARGE');
+        expect(await code(sealResultOffThread('text' as unknown as Buffer, binding))).toBe('BAD_ARGUMENT');
+    });
+
+    it('a pool hands out every key once: distinct keys well past its size, refilled in the background', async () => {
+        const pool = new EphemeralKeyPool(4);
+        for (let i = 0; i < 50 && pool.ready < 4; i++) await new Promise((r) => setTimeout(r, 10));
+        expect(pool.ready).toBe(4);
+        const seen = new Set<string>();
+        for (let i = 0; i < 20; i++) seen.add(pool.take().publicKey.toString('hex'));
+        expect(seen.size).toBe(20);
+        // results sealed with pooled keys are all distinct envelopes for the same plaintext, and all open
+        const out = Buffer.from('same result');
+        const envs = Array.from({ length: 6 }, () => sealResult(out, binding, pool.take()));
+        expect(new Set(envs.map((e) => e.toString('hex'))).size).toBe(6);
+        for (const e of envs) expect(openResult(e, binding, client.privateKey).equals(out)).toBe(true);
+        expect(() => new EphemeralKeyPool(-1)).toThrow(EnvelopeError);
     });
 });

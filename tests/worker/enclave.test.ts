@@ -5,7 +5,7 @@ import { keyPairFromSeed } from '@ton/crypto';
 import { NETWORK_IDS } from '../../protocol/network';
 import { EnvelopeError, generateX25519KeyPair, openResult, readResultHeader, sealInput } from '../../protocol/envelope';
 import { bufferToUint256, signReceipt, verifyReceipt } from '../../protocol/receipt';
-import { AttestationSource, Enclave, JobContext } from '../../worker/enclave/enclave';
+import { AttestationSource, Enclave, JobContext, OFF_THREAD_SEAL_MIN_BYTES } from '../../worker/enclave/enclave';
 
 const NET: number = NETWORK_IDS.devnet;
 const modelHash = nodeCrypto.createHash('sha256').update('model').digest();
@@ -118,6 +118,18 @@ describe('Enclave jobs', () => {
         expect(verifyReceipt(out.receipt, out.receiptSignature, e.ed25519PublicKey)).toBe(true);
         expect(verifyReceipt(out.receipt, out.receiptSignature, new Enclave().ed25519PublicKey)).toBe(false);
         expect(verifyReceipt({ ...out.receipt, outputCommitment: out.receipt.outputCommitment ^ 1n }, out.receiptSignature, e.ed25519PublicKey)).toBe(false);
+    });
+
+    it('seals small results inline and large ones off the JS thread: both open, commit and verify the same way', async () => {
+        const e = new Enclave({ measurement });
+        for (const size of [1024, OFF_THREAD_SEAL_MIN_BYTES - 1, OFF_THREAD_SEAL_MIN_BYTES, OFF_THREAD_SEAL_MIN_BYTES + 4096]) {
+            const payload = nodeCrypto.randomBytes(size);
+            const s = envelopeFor([e], payload);
+            const out = await e.runJob(s.envelope, ctxFor(s.jobNonce, { inputCommitment: s.commitment }), reverse);
+            expect(openResult(out.resultEnvelope, { networkId: NET, job, modelHash }, client.privateKey).equals(Buffer.from(payload).reverse())).toBe(true);
+            expect(out.outputCommitment.equals(nodeCrypto.createHash('sha256').update(out.resultEnvelope).digest())).toBe(true);
+            expect(verifyReceipt(out.receipt, out.receiptSignature, e.ed25519PublicKey)).toBe(true);
+        }
     });
 
     it('commits to exactly the envelope bytes even when the Buffer is a view into a larger allocation', async () => {

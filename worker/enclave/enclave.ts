@@ -2,10 +2,10 @@ import * as crypto from 'crypto';
 import * as util from 'util';
 import { Address } from '@ton/core';
 import { keyPairFromSeed } from '@ton/crypto';
-import { envelopeCommitment, EnvelopeError, InputBinding, openInput, sealResult } from '../../protocol/envelope';
+import { envelopeCommitment, EnvelopeError, InputBinding, openInput, sealResult, sealResultOffThread } from '../../protocol/envelope';
 import { enclaveReportData } from '../../protocol/enclave-keys';
 import { bufferToUint256, receiptHash, ReceiptFields } from '../../protocol/receipt';
-import { exportX25519PublicKey, recipientId, X25519Recipient, x25519SharedSecret } from '../../protocol/x25519';
+import { EphemeralKeyPool, exportX25519PublicKey, recipientId, X25519Recipient, x25519SharedSecret } from '../../protocol/x25519';
 
 /**
  * The enclave's key holder: the only object that ever holds the enclave's private keys or job plaintext.
@@ -64,6 +64,12 @@ export interface JobOutcome {
 /** How many receipts `signReceipt` can re-sign (the most recent runJob results). */
 export const RECEIPT_MEMORY = 1024;
 
+/**
+ * Results at least this large are sealed and hashed on libuv's thread pool (sealResultOffThread), so the JS thread
+ * can run the next job's model meanwhile; below it the two thread hops cost more than the work (bench:worker).
+ */
+export const OFF_THREAD_SEAL_MIN_BYTES = 256 * 1024;
+
 export class Enclave {
     readonly #edPrivateKey: crypto.KeyObject;
     readonly #edPublicKey: Buffer;
@@ -73,6 +79,7 @@ export class Enclave {
     readonly #attestation: AttestationSource | undefined;
     readonly #measurement: Buffer | undefined;
     readonly #signed = new Set<string>(); // receipt hashes (hex) of runJob results, insertion-ordered for eviction
+    readonly #ephemeralKeys = new EphemeralKeyPool(4); // one-time keys for result envelopes, made off the JS thread
 
     constructor(options: EnclaveOptions = {}) {
         const seed = crypto.randomBytes(32);
@@ -177,8 +184,16 @@ export class Enclave {
             if (ctx.inputCommitment !== undefined && !inputCommitment.equals(ctx.inputCommitment)) {
                 throw new EnvelopeError('WRONG_COMMITMENT', "sha256(envelope) differs from the job's input commitment");
             }
-            const resultEnvelope = sealResult(output, { networkId: ctx.networkId, job, modelHash: ctx.modelHash, clientResultPublicKey: ctx.clientResultPublicKey });
-            const outputCommitment = envelopeCommitment(resultEnvelope);
+            const resultBinding = { networkId: ctx.networkId, job, modelHash: ctx.modelHash, clientResultPublicKey: ctx.clientResultPublicKey };
+            const ephemeral = this.#ephemeralKeys.take();
+            let resultEnvelope: Buffer;
+            let outputCommitment: Buffer;
+            if (output.length >= OFF_THREAD_SEAL_MIN_BYTES) {
+                ({ envelope: resultEnvelope, commitment: outputCommitment } = await sealResultOffThread(output, resultBinding, ephemeral));
+            } else {
+                resultEnvelope = sealResult(output, resultBinding, ephemeral);
+                outputCommitment = envelopeCommitment(resultEnvelope);
+            }
             const receipt: ReceiptFields = {
                 networkId: ctx.networkId,
                 job,
