@@ -426,15 +426,22 @@ function checkResultBinding(b: ResultBinding): Address {
     return job;
 }
 
-/** A result envelope's header, key and nonce: everything sealing needs but the plaintext. */
-interface ResultSealing {
+/**
+ * Everything sealing a result of a given length needs except the plaintext: the header, the AEAD's associated data
+ * (domain ‖ header), and the key and nonce. sealResult uses it; so do sealers that run the bulk AES-GCM elsewhere
+ * (worker/enclave/resultSealer.ts, on a worker thread). The envelope is header ‖ AES-256-GCM(key, nonce, aad,
+ * plaintext) ‖ tag. Wipe `key` once used.
+ */
+export interface ResultSeal {
     header: Buffer;
+    aad: Buffer;
     key: Buffer;
     nonce: Buffer;
 }
 
-function prepareResultSealing(length: number, binding: ResultBinding & { clientResultPublicKey: Buffer }, ephemeral?: EphemeralX25519Key): ResultSealing {
+export function prepareResultSeal(length: number, binding: ResultBinding & { clientResultPublicKey: Buffer }, ephemeral?: EphemeralX25519Key): ResultSeal {
     const job = checkResultBinding(binding);
+    arg(Number.isInteger(length) && length >= 0, `result length must be a non-negative integer, got ${length}`);
     if (length > MAX_PAYLOAD_BYTES) throw new EnvelopeError('TOO_LARGE', `result is ${length} bytes, the cap is ${MAX_PAYLOAD_BYTES}`);
     const clientPub = binding.clientResultPublicKey;
     const id = recipientId(clientPub);
@@ -458,7 +465,7 @@ function prepareResultSealing(length: number, binding: ResultBinding & { clientR
     id.copy(header, RES_RECIPIENT);
     eph.publicKey.copy(header, RES_EPHEMERAL);
     header.writeUInt32BE(length, RES_LENGTH);
-    return { header, key: k.key, nonce: k.nonce };
+    return { header, aad: Buffer.concat([RESULT_DOMAIN_BYTES, header]), key: k.key, nonce: k.nonce };
 }
 
 /**
@@ -468,40 +475,12 @@ function prepareResultSealing(length: number, binding: ResultBinding & { clientR
  */
 export function sealResult(plaintext: Buffer, binding: ResultBinding & { clientResultPublicKey: Buffer }, ephemeral?: EphemeralX25519Key): Buffer {
     arg(Buffer.isBuffer(plaintext), 'result must be a Buffer');
-    const s = prepareResultSealing(plaintext.length, binding, ephemeral);
+    const s = prepareResultSeal(plaintext.length, binding, ephemeral);
     const out = Buffer.allocUnsafe(RES_HEADER + plaintext.length + GCM_TAG_BYTES);
     s.header.copy(out, 0);
-    gcmSealInto(s.key, s.nonce, [RESULT_DOMAIN_BYTES, s.header], plaintext, out, RES_HEADER);
+    gcmSealInto(s.key, s.nonce, [s.aad], plaintext, out, RES_HEADER);
     s.key.fill(0);
     return out;
-}
-
-/**
- * sealResult with the bulk work on libuv's thread pool (WebCrypto AES-GCM, then SHA-256 of the envelope): the
- * same bytes as sealResult for the same ephemeral key, plus the envelope's commitment. The JS thread, where
- * onnxruntime-node runs models, only derives the key and copies the ciphertext, so a worker with several jobs in
- * flight seals one job's large result while it runs the next job's model. Slower than sealResult for small results
- * (two thread hops): use it for large ones.
- */
-export async function sealResultOffThread(
-    plaintext: Buffer,
-    binding: ResultBinding & { clientResultPublicKey: Buffer },
-    ephemeral?: EphemeralX25519Key,
-): Promise<{ envelope: Buffer; commitment: Buffer }> {
-    arg(Buffer.isBuffer(plaintext), 'result must be a Buffer');
-    const s = prepareResultSealing(plaintext.length, binding, ephemeral);
-    const key = await crypto.webcrypto.subtle.importKey('raw', s.key, 'AES-GCM', false, ['encrypt']);
-    s.key.fill(0);
-    const sealed = await crypto.webcrypto.subtle.encrypt(
-        { name: 'AES-GCM', iv: s.nonce, additionalData: Buffer.concat([RESULT_DOMAIN_BYTES, s.header]), tagLength: GCM_TAG_BYTES * 8 },
-        key,
-        plaintext,
-    );
-    const envelope = Buffer.allocUnsafe(RES_HEADER + sealed.byteLength);
-    s.header.copy(envelope, 0);
-    envelope.set(new Uint8Array(sealed), RES_HEADER);
-    const commitment = Buffer.from(await crypto.webcrypto.subtle.digest('SHA-256', envelope));
-    return { envelope, commitment };
 }
 
 export function openResult(bytes: Buffer, binding: ResultBinding, recipient: RecipientKey): Buffer {

@@ -17,7 +17,7 @@ import {
     recipientId,
     sealInput,
     sealResult,
-    sealResultOffThread,
+    prepareResultSeal,
     EphemeralKeyPool,
     generateEphemeralX25519Key,
     x25519PrivateKeyObject,
@@ -338,27 +338,22 @@ describe('result envelope', () => {
     });
 });
 
-describe('result sealing off the JS thread, and one-time ephemeral keys', () => {
+describe('one-time ephemeral keys and prepared result seals', () => {
     const job = new Address(0, crypto.createHash('sha256').update('escrow').digest());
     const binding = { networkId: NET, job, modelHash, clientResultPublicKey: client.publicKey };
 
-    it('sealResultOffThread gives byte-for-byte the envelope sealResult gives with the same ephemeral key, and its sha256', async () => {
-        for (const size of [0, 1, 4096, 300 * 1024]) {
-            const out = crypto.randomBytes(size);
-            const eph = generateEphemeralX25519Key();
-            const sync = sealResult(out, binding, eph);
-            const off = await sealResultOffThread(out, binding, eph);
-            expect(off.envelope.equals(sync)).toBe(true);
-            expect(off.commitment.equals(envelopeCommitment(sync))).toBe(true);
-            expect(openResult(off.envelope, binding, client.privateKey).equals(out)).toBe(true);
-        }
-    });
-
-    it('sealResultOffThread refuses what sealResult refuses, with the same codes', async () => {
-        const code = (p: Promise<unknown>) => p.then(() => 'OK', (e) => (e instanceof EnvelopeError ? e.code : `other: ${(e as Error).message}`));
-        expect(await code(sealResultOffThread(Buffer.from('x'), { ...binding, clientResultPublicKey: Buffer.alloc(32) }))).toBe('BAD_ARGUMENT');
-        expect(await code(sealResultOffThread(Buffer.alloc(MAX_PAYLOAD_BYTES + 1), binding))).toBe('TOO_LARGE');
-        expect(await code(sealResultOffThread('text' as unknown as Buffer, binding))).toBe('BAD_ARGUMENT');
+    it('prepareResultSeal gives the header, associated data, key and nonce sealResult uses (same ephemeral key → same bytes)', () => {
+        const out = crypto.randomBytes(5000);
+        const eph = generateEphemeralX25519Key();
+        const s = prepareResultSeal(out.length, binding, eph);
+        const cipher = crypto.createCipheriv('aes-256-gcm', s.key, s.nonce, { authTagLength: 16 });
+        cipher.setAAD(s.aad);
+        const built = Buffer.concat([s.header, cipher.update(out), cipher.final(), cipher.getAuthTag()]);
+        expect(built.equals(sealResult(out, binding, eph))).toBe(true);
+        expect(openResult(built, binding, client.privateKey).equals(out)).toBe(true);
+        expect(codeOf(() => prepareResultSeal(-1, binding))).toBe('BAD_ARGUMENT');
+        expect(codeOf(() => prepareResultSeal(MAX_PAYLOAD_BYTES + 1, binding))).toBe('TOO_LARGE');
+        expect(codeOf(() => prepareResultSeal(1, { ...binding, clientResultPublicKey: Buffer.alloc(32) }))).toBe('BAD_ARGUMENT');
     });
 
     it('a pool hands out every key once: distinct keys well past its size, refilled in the background', async () => {

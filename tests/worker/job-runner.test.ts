@@ -9,7 +9,7 @@ import { Address } from '@ton/core';
 import { NETWORK_IDS } from '../../protocol/network';
 import { envelopeCommitment, generateX25519KeyPair, openResult, sealInput, SealedInput } from '../../protocol/envelope';
 import { bufferToUint256, receiptHash, verifyReceipt } from '../../protocol/receipt';
-import { Enclave } from '../../worker/enclave/enclave';
+import { Enclave, OFF_THREAD_SEAL_MIN_BYTES } from '../../worker/enclave/enclave';
 import { InferenceEngine, SHIPPED_MODEL_HASHES } from '../../worker/inference';
 import { ConfidentialJob, ConfidentialJobResult, ConfidentialJobRunner, isJobError, JobError, JobLogger } from '../../worker/job';
 import { charAccuracy, makeSpeechWav, renderTextImage, requireImageMagick } from '../helpers/media';
@@ -155,6 +155,16 @@ describe('ConfidentialJobRunner: jobs', () => {
         const direct = JSON.parse((await engine.run('tensor', MLP, req)).toString('utf8'));
         expect(out).toEqual(direct);
         expect((out as { outputs: { y: { shape: number[] } } }).outputs.y.shape).toEqual([33, 16]);
+    });
+
+    test('a result above the sealing-thread threshold (4096 rows → ~350 KB) reaches the client intact', async () => {
+        const req = tensorRequest(4096, 7);
+        const sealed = seal(MLP, req);
+        const res = await runA.run(jobFor(sealed, MLP, { task: 'tensor' }));
+        expect(res.resultEnvelope.length).toBeGreaterThan(OFF_THREAD_SEAL_MIN_BYTES);
+        const out = clientOpens(res, alice, MLP, sealed);
+        expect(out).toEqual(JSON.parse((await engine.run('tensor', MLP, req)).toString('utf8')));
+        expect(verifyReceipt(res.receipt, res.receiptSignature, alice.ed25519PublicKey)).toBe(true);
     });
 
     test('job values can be given as bigints (chain), hex strings or buffers', async () => {

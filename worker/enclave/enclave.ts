@@ -2,7 +2,8 @@ import * as crypto from 'crypto';
 import * as util from 'util';
 import { Address } from '@ton/core';
 import { keyPairFromSeed } from '@ton/crypto';
-import { envelopeCommitment, EnvelopeError, InputBinding, openInput, sealResult, sealResultOffThread } from '../../protocol/envelope';
+import { envelopeCommitment, EnvelopeError, InputBinding, openInput, sealResult } from '../../protocol/envelope';
+import { ResultSealerThread } from './resultSealer';
 import { enclaveReportData } from '../../protocol/enclave-keys';
 import { bufferToUint256, receiptHash, ReceiptFields } from '../../protocol/receipt';
 import { EphemeralKeyPool, exportX25519PublicKey, recipientId, X25519Recipient, x25519SharedSecret } from '../../protocol/x25519';
@@ -65,8 +66,8 @@ export interface JobOutcome {
 export const RECEIPT_MEMORY = 1024;
 
 /**
- * Results at least this large are sealed and hashed on libuv's thread pool (sealResultOffThread), so the JS thread
- * can run the next job's model meanwhile; below it the two thread hops cost more than the work (bench:worker).
+ * Results at least this large are sealed and hashed on the enclave's sealing thread (resultSealer.ts), so the JS
+ * thread can run the next job's model meanwhile; below it the thread hand-off costs more than the work.
  */
 export const OFF_THREAD_SEAL_MIN_BYTES = 256 * 1024;
 
@@ -80,6 +81,7 @@ export class Enclave {
     readonly #measurement: Buffer | undefined;
     readonly #signed = new Set<string>(); // receipt hashes (hex) of runJob results, insertion-ordered for eviction
     readonly #ephemeralKeys = new EphemeralKeyPool(4); // one-time keys for result envelopes, made off the JS thread
+    readonly #sealer = new ResultSealerThread(); // started on the first large result
 
     constructor(options: EnclaveOptions = {}) {
         const seed = crypto.randomBytes(32);
@@ -168,6 +170,9 @@ export class Enclave {
      * (no SHA extensions), so it runs on libuv's thread pool (WebCrypto digest copies the bytes at call time) while
      * this thread decrypts and `infer` runs; a mismatch with ctx.inputCommitment is still refused before any
      * result or receipt exists.
+     *
+     * The Buffer `infer` returns is consumed: a large one is handed to the sealing thread (resultSealer.ts) and comes
+     * back detached (length 0), so return a Buffer nothing else needs.
      */
     async runJob(envelope: Buffer, ctx: JobContext, infer: (plaintext: Buffer) => Promise<Buffer>): Promise<JobOutcome> {
         if (!this.#measurement) throw new Error('the enclave has no measurement: pass options.measurement or an attestation source that has one');
@@ -189,7 +194,7 @@ export class Enclave {
             let resultEnvelope: Buffer;
             let outputCommitment: Buffer;
             if (output.length >= OFF_THREAD_SEAL_MIN_BYTES) {
-                ({ envelope: resultEnvelope, commitment: outputCommitment } = await sealResultOffThread(output, resultBinding, ephemeral));
+                ({ envelope: resultEnvelope, commitment: outputCommitment } = await this.#sealer.seal(output, resultBinding, ephemeral));
             } else {
                 resultEnvelope = sealResult(output, resultBinding, ephemeral);
                 outputCommitment = envelopeCommitment(resultEnvelope);

@@ -132,7 +132,7 @@ export class ConfidentialJobRunner {
             this.logger?.warn({ ...meta, phase, kind: err.kind, code: err.code, retryable: err.retryable, ms: ms() }, 'confidential job failed');
             throw err;
         } finally {
-            output?.fill(0);
+            if (output && output.byteLength > 0) output.fill(0); // a large output comes back from the sealing thread detached
         }
     }
 
