@@ -134,11 +134,11 @@ export function canonicalJson(value: unknown): string {
     return walk(value, '$');
 }
 
-/** Directories (relative to the checkout root) whose .ts files make up the worker-side code. */
+/** Directories (relative to the checkout root) whose .ts and .js files make up the worker-side code. */
 export const MEASURED_DIRS = ['worker', 'protocol'] as const;
 
 /**
- * The files the simulated measurement covers: every `.ts` file under worker/ and protocol/ (recursively, skipping
+ * The files the simulated measurement covers: every `.ts` and `.js` file under worker/ and protocol/ (recursively, skipping
  * node_modules and dot-directories), as POSIX paths relative to rootDir, sorted by their UTF-8 bytes. Symbolic links
  * are refused (they could point outside the measured tree).
  */
@@ -152,7 +152,7 @@ export function listMeasuredFiles(rootDir: string, dirs: readonly string[] = MEA
             if (entry.isDirectory()) {
                 if (entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
                 visit(childRel);
-            } else if (entry.isFile() && entry.name.endsWith('.ts')) {
+            } else if (entry.isFile() && (entry.name.endsWith('.ts') || entry.name.endsWith('.js'))) {
                 out.push(childRel);
             }
         }

@@ -165,6 +165,7 @@ describe('computeWorkerMeasurement', () => {
         };
         write('worker/main.ts', 'export const x = 1;\n');
         write('worker/runner/run.ts', 'export function run() { return 2; }\n');
+        write('worker/runner/thread.js', 'module.exports = 4;\n');
         write('protocol/envelope.ts', 'export const y = 3;\n');
         write('protocol/README.md', 'not code\n');
         write('worker/node_modules/dep/index.ts', 'ignored\n');
@@ -172,8 +173,8 @@ describe('computeWorkerMeasurement', () => {
     });
     afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
-    test('lists worker and protocol .ts files in sorted order', () => {
-        expect(listMeasuredFiles(root)).toEqual(['protocol/envelope.ts', 'worker/main.ts', 'worker/runner/run.ts']);
+    test('lists worker and protocol .ts and .js files in sorted order', () => {
+        expect(listMeasuredFiles(root)).toEqual(['protocol/envelope.ts', 'worker/main.ts', 'worker/runner/run.ts', 'worker/runner/thread.js']);
     });
 
     test('matches the documented formula', () => {
@@ -181,8 +182,8 @@ describe('computeWorkerMeasurement', () => {
         const u32 = (n: number): Buffer => Buffer.from([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
         const u64 = (n: number): Buffer => Buffer.concat([Buffer.alloc(4), u32(n)]);
         const domain = Buffer.from('cocoon-ton/simulated-measurement/v1');
-        parts.push(u32(domain.length), domain, u32(3));
-        for (const rel of ['protocol/envelope.ts', 'worker/main.ts', 'worker/runner/run.ts']) {
+        parts.push(u32(domain.length), domain, u32(4));
+        for (const rel of ['protocol/envelope.ts', 'worker/main.ts', 'worker/runner/run.ts', 'worker/runner/thread.js']) {
             const content = fs.readFileSync(path.join(root, rel));
             parts.push(u32(rel.length), Buffer.from(rel), u64(content.length), content);
         }
@@ -237,6 +238,8 @@ describe('computeWorkerMeasurement', () => {
         const a = computeWorkerMeasurement(REPO, { network: 'devnet' });
         expect(computeWorkerMeasurement(REPO, { network: 'devnet' })).toBe(a);
         expect(listMeasuredFiles(REPO)).toContain('protocol/attestation/simulated.ts');
+        // the enclave's sealing thread is plain JavaScript and runs inside the enclave: it must be measured
+        expect(listMeasuredFiles(REPO)).toContain('worker/enclave/result-sealer-thread.js');
     });
 });
 
