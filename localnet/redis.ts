@@ -28,6 +28,8 @@ export interface PrivateRedisOptions {
     dir?: string;
     /** how long to wait for "Ready to accept connections" (default 10 s) */
     readyTimeoutMs?: number;
+    /** more redis-server arguments, e.g. `--cluster-enabled yes` (tests/helpers/redis.ts starts a cluster with them) */
+    args?: string[];
 }
 
 export const REDIS_NOT_FOUND = 'redis-server not found: apt-get install -y redis-server, or set REDIS_URL';
@@ -76,6 +78,7 @@ function launch(bin: string, port: number, opts: PrivateRedisOptions): Promise<P
     return new Promise((resolve, reject) => {
         const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
         if (opts.dir) args.push('--dir', path.resolve(opts.dir));
+        if (opts.args) args.push(...opts.args);
         const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
         let output = '';
         let settled = false;

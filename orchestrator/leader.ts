@@ -7,7 +7,7 @@
  * polls the chain: the watcher commits exactly once (WATCH on its cursors), so two leaders overlapping for a moment
  * (a paused process waking up) cost duplicated reads, never duplicated effects.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../protocol/redis';
 import pino, { Logger } from 'pino';
 import { KEYS } from '../protocol/work';
 
@@ -19,7 +19,7 @@ const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
 export interface LeaderLockOptions {
-    redis: Redis;
+    redis: RedisClient;
     instanceId: string;
     /** Lease length (ms). Default 6 000; renewed every ttl/3. */
     ttlMs?: number;

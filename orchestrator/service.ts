@@ -11,11 +11,12 @@
 import { randomBytes } from 'crypto';
 import * as os from 'os';
 import { Address } from '@ton/core';
-import Redis, { RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import pino, { Logger } from 'pino';
 import { Registry as MetricsRegistry } from 'prom-client';
 import type { ChainClient, WalletSender } from '../protocol/chain';
 import { QUEUE_PREFIX } from '../protocol/work';
+import { connectRedis, isClusterUrl, RedisClient } from '../protocol/redis';
 import { BlobStore } from './blobs';
 import { ApiServer, createApiServer } from './api/server';
 import { renderDashboard } from './api/dashboard';
@@ -36,9 +37,12 @@ export type ServiceChain = Pick<ChainClient, 'call' | 'open' | 'isDeployed'>;
 export interface OrchestratorServiceOptions {
     chain: ServiceChain;
     registry: Address;
-    /** Redis URL (default redis://127.0.0.1:6379) */
+    /**
+     * Redis URL (default redis://127.0.0.1:6379); redis+cluster://host:port,host:port for a Redis Cluster (every
+     * multi-key operation stays in one hash slot: protocol/work.ts)
+     */
     redisUrl?: string;
-    /** extra ioredis options (TLS, password...) */
+    /** extra ioredis options (TLS, password...); on a cluster they apply to every node connection */
     redisOptions?: RedisOptions;
     /** unique per process; default `<host>-<pid>-<random>` */
     instanceId?: string;
@@ -46,7 +50,10 @@ export interface OrchestratorServiceOptions {
     operator?: WalletSender;
     /** API listener; false: no HTTP server (tests that drive the parts directly) */
     api?: { port?: number; host?: string; blobTtlSeconds?: number } | false;
-    /** BullMQ key prefix. Default `cocoon`; `{cocoon}` on Redis Cluster */
+    /**
+     * BullMQ key prefix. Default `cocoon`. Workers must use the same. Queue names carry their own hash tags, so no
+     * tag is needed here on a Redis Cluster (a tagged prefix such as `{cocoon}` also works, with every queue on one slot)
+     */
     queuePrefix?: string;
     leaderTtlMs?: number;
     dispatcher?: Omit<DispatcherOptions, 'queues' | 'redis' | 'waiters' | 'directory' | 'chain' | 'instanceId' | 'logger' | 'metrics'>;
@@ -61,9 +68,11 @@ export interface OrchestratorServiceOptions {
 
 export class OrchestratorService {
     readonly instanceId: string;
+    /** connected to a Redis Cluster (redis+cluster:// URL) */
+    readonly cluster: boolean;
     readonly metrics: ServiceMetrics;
     readonly log: Logger;
-    readonly redis: Redis;
+    readonly redis: RedisClient;
     readonly queues: QueueSet;
     readonly sync: DirectorySync;
     readonly leader: LeaderLock;
@@ -72,8 +81,8 @@ export class OrchestratorService {
     readonly intake: EventHandler;
     dispatcher?: Dispatcher;
     api?: ApiServer;
-    private readonly bull: Redis;
-    private readonly subscriber: Redis;
+    private readonly bull: RedisClient;
+    private readonly subscriber: RedisClient;
     private readonly waiters: OutcomeWaiters;
     private watcher?: ChainWatcher;
     private expirer?: Expirer;
@@ -87,10 +96,11 @@ export class OrchestratorService {
         this.metrics = createServiceMetrics(new MetricsRegistry());
         const url = opts.redisUrl ?? 'redis://127.0.0.1:6379';
         const base: RedisOptions = { ...opts.redisOptions, lazyConnect: false };
-        this.redis = new Redis(url, base);
+        this.redis = connectRedis(url, { redisOptions: base });
         // BullMQ's blocking commands must not give up after a number of retries
-        this.bull = new Redis(url, { ...base, maxRetriesPerRequest: null });
-        this.subscriber = new Redis(url, base);
+        this.bull = connectRedis(url, { redisOptions: { ...base, maxRetriesPerRequest: null } });
+        this.subscriber = connectRedis(url, { redisOptions: base });
+        this.cluster = isClusterUrl(url);
         for (const [name, c] of [['commands', this.redis], ['bullmq', this.bull], ['subscriber', this.subscriber]] as const) {
             c.on('error', (e: Error) => this.log.warn({ connection: name, err: e.message }, 'redis connection error'));
         }
@@ -166,7 +176,7 @@ export class OrchestratorService {
         await this.leader.start();
         this.depthTimer = setInterval(() => void this.updateQueueDepth(), 5_000);
         void this.updateQueueDepth();
-        this.log.info({ api: this.url ?? null, leading: this.leading, registry: this.opts.registry.toString(), operator: this.opts.operator?.address.toString() ?? null }, 'orchestrator started');
+        this.log.info({ api: this.url ?? null, leading: this.leading, redis: this.cluster ? 'cluster' : 'single', registry: this.opts.registry.toString(), operator: this.opts.operator?.address.toString() ?? null }, 'orchestrator started');
     }
 
     /** Stops dispatching (jobs in progress are handed back for another instance), gives up the lease, closes all. */

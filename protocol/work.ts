@@ -12,8 +12,9 @@
  *   worker ─► checks the assignment (fencing) ─► fetches the input envelope ─► enclave: decrypt, infer, seal, sign
  *     ─► claims on chain ─► uploads the result envelope ─► posts the receipt ─► completes with a WorkOutcome and
  *     PUBLISHes the attemptId on OUTCOME_CHANNEL
- *   dispatcher ─► on success: done; on failure: next attempt excluding the providers that failed (bounded, with
- *     backoff); when none is left: the `dead-letter` queue with the reason.
+ *   dispatcher ─► on success: done; on failure: next attempt, preferring providers that have not failed this job
+ *     (bounded, with backoff; orchestrator/dispatch/dispatcher.ts has the rule); when none is left: the
+ *     `dead-letter` queue with the reason.
  *
  * The worker runs the job in its enclave BEFORE it claims: a job whose envelope is missing, corrupt or not
  * decryptable by this enclave is refused without taking the stake lock, and a worker killed during inference
@@ -21,30 +22,62 @@
  */
 import { Address } from '@ton/core';
 
-/** BullMQ key prefix of every Cocoon queue (keys look like `cocoon:dispatch:…`). */
+/*
+ * Key layout and Redis Cluster. Every operation that touches several keys at once (MULTI/EXEC, Lua, MGET, a
+ * pipeline, BullMQ's scripts) touches keys of ONE hash slot, so the same layout runs on a single node and on a
+ * Redis Cluster. The `{…}` part of a key is its hash tag: keys with the same tag share a slot.
+ *   - each BullMQ queue is its own tag (its name is `{dispatch}`, `{work-0_<hex>}`…): BullMQ's scripts only touch
+ *     one queue's keys, and the queues spread over the cluster, one provider's work queue per slot;
+ *   - `{chain}`: the chain watcher's keys (cursor, processed ids, followed set: orchestrator/watcher), the provider
+ *     set and the job-address index, which the watcher commits in ONE MULTI with its cursor (exactly once);
+ *   - `{workers}`: the live-worker ZSET and every worker's heartbeat hash (one MULTI per heartbeat; the dispatcher
+ *     reads both in one pipeline);
+ *   - untagged single keys spread by their own hash: assignments (one per job), blobs, the leader lease.
+ * Pub/sub channels are not keys (a cluster broadcasts them to every node).
+ */
+
+/** BullMQ key prefix of every Cocoon queue (keys look like `cocoon:{dispatch}:…`). */
 export const QUEUE_PREFIX = 'cocoon';
 /** One BullMQ job per on-chain job: routes it, re-routes it, dead-letters it. Consumed by every orchestrator. */
-export const DISPATCH_QUEUE = 'dispatch';
+export const DISPATCH_QUEUE = '{dispatch}';
 /** Jobs no provider could complete, with the reason (BullMQ job id = `job-<jobId>`). */
-export const DEAD_LETTER_QUEUE = 'dead-letter';
+export const DEAD_LETTER_QUEUE = '{dead-letter}';
 /** Jobs the leader must expire on chain once their deadline passed (delayed BullMQ jobs, id = `expire-<jobId>`). */
-export const EXPIRY_QUEUE = 'expiry';
+export const EXPIRY_QUEUE = '{expiry}';
+
+/** Hash tag of the keys the chain watcher commits together (see above). */
+export const CHAIN_TAG = '{chain}';
+/** Hash tag of the worker registry: live set and heartbeat hashes. */
+export const WORKERS_TAG = '{workers}';
 
 /** Redis keys outside BullMQ. All take the same prefix. */
 export const KEYS = {
-    /** ZSET owner(raw) → last heartbeat (ms since epoch). */
-    workers: 'cocoon:workers',
-    /** HASH of a worker's public facts (WorkerHeartbeat fields, strings). */
-    worker: (owner: string) => `cocoon:worker:${ownerKeyOf(owner)}`,
-    /** SET of provider owners (raw) the network knows from chain events or heartbeats. */
-    providers: 'cocoon:providers',
+    /** ZSET owner(raw) → last heartbeat (ms since epoch). Slot: {workers}. */
+    workers: `cocoon:${WORKERS_TAG}:live`,
+    /** HASH of a worker's public facts (WorkerHeartbeat fields, strings). Slot: {workers}. */
+    worker: (owner: string) => `cocoon:${WORKERS_TAG}:worker:${ownerKeyOf(owner)}`,
+    /** SET of provider owners (raw) the network knows from chain events or heartbeats. Slot: {chain}. */
+    providers: `cocoon:${CHAIN_TAG}:providers`,
     /** STRING: the attemptId currently allowed to run job `jobId` (fencing token), expires after the deadline. */
     assignment: (jobId: string | bigint) => `cocoon:assign:${jobId}`,
-    /** STRING: jobId of an escrow address (raw), for status lookups by address. */
-    jobByAddress: (address: string) => `cocoon:jobaddr:${address}`,
+    /** STRING: jobId of an escrow address (raw), for status lookups by address. Slot: {chain}. */
+    jobByAddress: (address: string) => `cocoon:${CHAIN_TAG}:jobaddr:${address}`,
     /** STRING (lock): the orchestrator instance id that leads the chain watcher. */
     leader: 'cocoon:leader',
 } as const;
+
+/** The chain watcher's default key prefix: in the {chain} slot, with KEYS.providers and KEYS.jobByAddress. */
+export const WATCHER_KEY_PREFIX = `cocoon:${CHAIN_TAG}:watcher:`;
+
+/** The hash tag Redis Cluster hashes `key` by: the first non-empty `{…}`, else the whole key. */
+export function hashTagOf(key: string): string {
+    const open = key.indexOf('{');
+    if (open >= 0) {
+        const close = key.indexOf('}', open + 1);
+        if (close > open + 1) return key.slice(open + 1, close);
+    }
+    return key;
+}
 
 /** PUBLISHed by a worker with the attemptId when a work item finished (completed or failed). */
 export const OUTCOME_CHANNEL = 'cocoon:outcomes';
@@ -58,9 +91,18 @@ export function ownerKeyOf(owner: Address | string): string {
     return typeof owner === 'string' ? Address.parse(owner).toRawString() : owner.toRawString();
 }
 
-/** BullMQ queue names may not contain ':'; a provider's queue is `work-<workchain>_<64 hex>`. */
+/**
+ * A provider's queue is `{work-<workchain>_<64 hex>}`: BullMQ queue names may not contain ':', and the braces make
+ * the name the queue's hash tag (one slot per provider on a cluster).
+ */
 export function workQueueName(owner: Address | string): string {
-    return `work-${ownerKeyOf(owner).replace(':', '_')}`;
+    return `{work-${ownerKeyOf(owner).replace(':', '_')}}`;
+}
+
+/** The owner (raw) of a work queue name, or null when the name is not a work queue's. */
+export function ownerOfWorkQueue(name: string): string | null {
+    const m = /^\{work-(-?\d+)_([0-9a-f]{64})\}$/.exec(name);
+    return m ? `${m[1]}:${m[2]}` : null;
 }
 
 export function dispatchJobId(jobId: string | bigint): string {

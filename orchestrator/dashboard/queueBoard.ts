@@ -15,11 +15,12 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { Queue } from 'bullmq';
-import Redis, { RedisOptions } from 'ioredis';
-import { DEAD_LETTER_QUEUE, DISPATCH_QUEUE, EXPIRY_QUEUE, KEYS, QUEUE_PREFIX, workQueueName } from '../../protocol/work';
+import IORedis, { RedisOptions } from 'ioredis';
+import { DEAD_LETTER_QUEUE, DISPATCH_QUEUE, EXPIRY_QUEUE, KEYS, QUEUE_PREFIX, hashTagOf, ownerOfWorkQueue, workQueueName } from '../../protocol/work';
+import { connectRedis, RedisClient } from '../../protocol/redis';
 
 export interface QueueBoardOptions {
-    /** Redis URL or ioredis options of the network's Redis */
+    /** Redis URL (redis+cluster://… for a Redis Cluster) or ioredis options of the network's Redis */
     redis: string | RedisOptions;
     host?: string;
     /** 0 picks a free port */
@@ -43,9 +44,9 @@ const FIXED_QUEUES = [DISPATCH_QUEUE, DEAD_LETTER_QUEUE, EXPIRY_QUEUE];
 
 export async function startQueueBoard(options: QueueBoardOptions): Promise<QueueBoard> {
     const basePath = options.basePath ?? '/queues';
-    const connectionOptions: RedisOptions = typeof options.redis === 'string' ? redisOptionsFromUrl(options.redis) : options.redis;
-    // one connection for the board's own reads (provider set); BullMQ queues share another
-    const redis = new Redis({ ...connectionOptions, maxRetriesPerRequest: null });
+    // one connection for the board's reads and its BullMQ queues
+    const redis: RedisClient =
+        typeof options.redis === 'string' ? connectRedis(options.redis, { redisOptions: { maxRetriesPerRequest: null } }) : new IORedis({ ...options.redis, maxRetriesPerRequest: null });
     const queues = new Map<string, Queue>();
     const adapterOf = (name: string): BullMQAdapter => {
         let q = queues.get(name);
@@ -53,7 +54,7 @@ export async function startQueueBoard(options: QueueBoardOptions): Promise<Queue
             q = new Queue(name, { connection: redis, prefix: QUEUE_PREFIX });
             queues.set(name, q);
         }
-        return new BullMQAdapter(q, { readOnlyMode: true, allowRetries: false, description: describe(name) });
+        return new BullMQAdapter(q, { readOnlyMode: true, allowRetries: false, description: describe(name), displayName: displayNameOf(name) });
     };
 
     const serverAdapter = new ExpressAdapter();
@@ -106,22 +107,15 @@ export async function startQueueBoard(options: QueueBoardOptions): Promise<Queue
     };
 }
 
+/** Queue names carry their Redis Cluster hash tag (`{dispatch}`); the board shows them without the braces. */
+export function displayNameOf(name: string): string {
+    const owner = ownerOfWorkQueue(name);
+    return owner ? `work ${owner}` : hashTagOf(name);
+}
+
 function describe(name: string): string {
     if (name === DISPATCH_QUEUE) return 'one job per on-chain job: routing, re-routing, dead-lettering';
     if (name === DEAD_LETTER_QUEUE) return 'jobs no provider could complete, with the reason (clients cancel them for a refund)';
     if (name === EXPIRY_QUEUE) return 'deadline timers: the leader expires unfinished escrows on chain';
     return 'work items routed to this provider (owner in the queue name)';
-}
-
-function redisOptionsFromUrl(url: string): RedisOptions {
-    const u = new URL(url);
-    if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error(`the Redis URL must start with redis:// or rediss://, got ${u.protocol}`);
-    return {
-        host: u.hostname,
-        port: u.port ? Number(u.port) : 6379,
-        ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
-        ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
-        ...(u.pathname.length > 1 ? { db: Number(u.pathname.slice(1)) } : {}),
-        ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
-    };
 }

@@ -15,13 +15,25 @@
  *   (the assignment moves on with the next attempt, so the old worker can no longer claim).
  * After a failed or abandoned attempt the escrow is read: not Open any more (claimed by that attempt after all,
  * cancelled, expired) → stop; a non-retryable code → dead-letter; attempts exhausted → dead-letter; else back off
- * (1 s·2^(n−1)) and route again, excluding every provider that failed this job.
+ * (1 s·2^(n−1)) and route again.
+ *
+ * Which providers the next attempt may go to (exclusionsFor):
+ *   - a provider whose failure is about THIS job on THAT provider (STICKY_FAILURES: its enclave cannot open the
+ *     envelope, it does not serve the model at the job's price, it cannot finish before the deadline) is never
+ *     tried again for the job;
+ *   - a provider that failed transiently (WORKER_ERROR, CLAIM_LOST, INPUT_MISSING, DRAINING, an abandoned attempt)
+ *     is passed over while another provider is eligible, and tried again when it is the only one left — so a job
+ *     whose only provider hit a chain hiccup completes on the retry instead of dead-lettering as
+ *     NO_ELIGIBLE_PROVIDER. maxAttempts bounds the retries either way; the router still skips a provider whose
+ *     heartbeat is stale or that is draining, so "tried again" only happens once it is healthy.
+ * When every candidate the job names has failed it for good, nothing can change before the deadline: the job is
+ * dead-lettered at once with the last failure.
  */
 import { Address } from '@ton/core';
 import { DelayedError, Job, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import pino, { Logger } from 'pino';
 import type { ChainClient } from '../../protocol/chain';
+import type { RedisClient } from '../../protocol/redis';
 import {
     AttemptRecord,
     DISPATCH_QUEUE,
@@ -45,7 +57,7 @@ import type { DispatchResult, DispatchState } from './types';
 export interface DispatcherOptions {
     queues: QueueSet;
     /** commands connection (assignment keys, heartbeat reads) */
-    redis: Redis;
+    redis: RedisClient;
     waiters: OutcomeWaiters;
     directory: ProviderDirectory;
     chain: Pick<ChainClient, 'open'>;
@@ -86,6 +98,27 @@ type AttemptResult =
 class Deferred extends DelayedError {}
 
 const WAITING_STATES = new Set(['waiting', 'delayed', 'prioritized', 'waiting-children']);
+
+/**
+ * Failures that say the provider cannot do this job at all, so retrying it there is pointless: its enclave is not a
+ * recipient of the envelope, it does not serve the model (or not at the job's price), or it cannot finish before the
+ * deadline. Every other retryable failure is transient (a retry on the same provider may succeed).
+ */
+export const STICKY_FAILURES: ReadonlySet<WorkFailureCode> = new Set(['NOT_A_RECIPIENT', 'NOT_SERVED', 'DEADLINE_TOO_CLOSE']);
+
+/** The providers attempts must avoid: `hard` never again for this job, `soft` only while another one is eligible. */
+export function exclusionsFor(attempts: readonly AttemptRecord[]): { hard: Set<string>; soft: Set<string> } {
+    const hard = new Set<string>();
+    const soft = new Set<string>();
+    for (const a of attempts) {
+        if (a.outcome !== 'failed' && a.outcome !== 'abandoned') continue;
+        const code = a.outcome === 'failed' ? parseWorkFailure(a.error).code : null;
+        if (code !== null && STICKY_FAILURES.has(code)) hard.add(a.owner);
+        else soft.add(a.owner);
+    }
+    for (const o of hard) soft.delete(o);
+    return { hard, soft };
+}
 
 export class Dispatcher {
     readonly worker: Worker<DispatchState, DispatchResult>;
@@ -192,14 +225,20 @@ export class Dispatcher {
             if (Date.now() >= d.deadline * 1000) return this.deadLetter(d, 'DEADLINE_PASSED: no provider committed before the deadline');
             const status = await this.escrowStatus(d);
             if (status !== JobStatus.Open) return this.finish({ state: 'finished', reason: `ESCROW_NOT_OPEN: the escrow is ${JobStatusName[status] ?? status}` });
-            const exclude = new Set(d.attempts.filter((a) => a.outcome === 'failed' || a.outcome === 'abandoned').map((a) => a.owner));
+            const { hard, soft } = exclusionsFor(d.attempts);
+            const routable = { jobId: d.jobId, modelHash: d.modelHash, maxPrice: BigInt(d.maxPrice), deadline: d.deadline, candidates: d.candidates };
             const t0 = process.hrtime.bigint();
-            const res = route(
-                { jobId: d.jobId, modelHash: d.modelHash, maxPrice: BigInt(d.maxPrice), deadline: d.deadline, candidates: d.candidates },
-                this.o.directory,
-                { nowMs: Date.now(), exclude },
-            );
+            let res = route(routable, this.o.directory, { nowMs: Date.now(), exclude: new Set([...hard, ...soft]) });
+            if (!res.chosen && soft.size > 0) {
+                // nobody else is eligible: a provider that only failed transiently gets another try
+                res = route(routable, this.o.directory, { nowMs: Date.now(), exclude: hard });
+                if (res.chosen) log.info({ owner: res.chosen.owner, failedBefore: d.attempts.filter((a) => a.owner === res.chosen!.owner).length }, 'no other provider is eligible: retrying one that failed transiently');
+            }
             m?.routeSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+            if (!res.chosen && hard.size > 0 && d.candidates.length > 0 && d.candidates.every((c) => hard.has(c))) {
+                const lastHard = [...d.attempts].reverse().find((a) => hard.has(a.owner) && a.outcome === 'failed');
+                return this.deadLetter(d, `NO_ELIGIBLE_PROVIDER: every candidate failed this job for good; last ${lastHard?.error ?? 'unknown'}`);
+            }
             if (!res.chosen) {
                 const rounds = (d.noProviderRounds ?? 0) + 1;
                 const why = Object.entries(res.rejectedCounts).map(([k, v]) => `${k}=${v}`).join(', ') || 'no provider serves the model';

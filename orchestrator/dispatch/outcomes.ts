@@ -3,7 +3,7 @@
  * attemptId → waiters. A message only wakes the waiter up: the outcome itself is always read from the work job
  * (BullMQ), so a lost or duplicated message costs at most one poll interval, never a wrong result.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../protocol/redis';
 import { OUTCOME_CHANNEL } from '../../protocol/work';
 
 export class OutcomeWaiters {
@@ -15,7 +15,7 @@ export class OutcomeWaiters {
     };
 
     /** `subscriber` must be a connection of its own (it enters subscriber mode); the caller owns and closes it. */
-    constructor(private readonly subscriber: Redis) {}
+    constructor(private readonly subscriber: RedisClient) {}
 
     async start(): Promise<void> {
         if (this.started) return;

@@ -1,11 +1,12 @@
 /**
  * The BullMQ queues one orchestrator talks to: dispatch, dead-letter, expiry, and one `work-<owner>` queue per
  * provider (created on first use and kept). All share one ioredis connection (BullMQ needs
- * `maxRetriesPerRequest: null` on it) and the key prefix (`cocoon`; `{cocoon}` on Redis Cluster, so every key of a
- * queue hashes to one slot).
+ * `maxRetriesPerRequest: null` on it; a Cluster works as well) and the key prefix (`cocoon`). Each queue's name is
+ * its own hash tag (`{dispatch}`, `{work-…}`: protocol/work.ts), so every key of a queue hashes to one Cluster slot
+ * and the queues spread over the nodes.
  */
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../protocol/redis';
 import { DEAD_LETTER_QUEUE, DISPATCH_QUEUE, EXPIRY_QUEUE, QUEUE_PREFIX, WorkItem, workQueueName } from '../../protocol/work';
 import type { DispatchState } from './types';
 
@@ -29,7 +30,7 @@ export class QueueSet {
     private readonly work = new Map<string, Queue<WorkItem>>();
 
     constructor(
-        readonly connection: Redis,
+        readonly connection: RedisClient,
         readonly prefix: string = QUEUE_PREFIX,
     ) {
         this.dispatch = new Queue(DISPATCH_QUEUE, { connection, prefix });

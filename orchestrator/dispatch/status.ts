@@ -5,9 +5,9 @@
  */
 import { Address } from '@ton/core';
 import { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { ChainClient } from '../../protocol/chain';
-import { AttemptRecord, KEYS, dispatchJobId } from '../../protocol/work';
+import { AttemptRecord, KEYS, dispatchJobId, ownerOfWorkQueue } from '../../protocol/work';
+import type { RedisClient } from '../../protocol/redis';
 import { JobEscrow, JobStatusName } from '../../wrappers';
 import type { QueueSet } from './queues';
 import type { DispatchResult, DispatchState, DispatchStateName } from './types';
@@ -71,7 +71,7 @@ export function dispatchView(job: Job<DispatchState, DispatchResult>, bullState:
 export class DispatchStatus {
     constructor(
         private readonly queues: QueueSet,
-        private readonly redis: Redis,
+        private readonly redis: RedisClient,
         private readonly chain: Pick<ChainClient, 'open'>,
         /** owners whose work queues are counted besides the ones opened here */
         private readonly owners: () => Iterable<string> = () => [],
@@ -114,7 +114,7 @@ export class DispatchStatus {
         const total: QueueCounts = Object.fromEntries(COUNT_TYPES.map((t) => [t, 0]));
         for (const [name, q] of this.queues.workQueues()) {
             const c = await counts(q);
-            byProvider[name.replace(/^work-/, '').replace('_', ':')] = c;
+            byProvider[ownerOfWorkQueue(name) ?? name] = c;
             for (const t of COUNT_TYPES) total[t] += c[t];
         }
         return {

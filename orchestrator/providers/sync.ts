@@ -12,7 +12,7 @@
  * chain state read for an owner is always its genuine contract's.
  */
 import { Address } from '@ton/core';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../protocol/redis';
 import pino, { Logger } from 'pino';
 import type { ChainClient } from '../../protocol/chain';
 import { HEARTBEAT_TTL_MS, KEYS, PROVIDER_CHANGED_CHANNEL, REGISTRY_CHANGED_CHANNEL, WorkerHeartbeat, decodeHeartbeat, ownerKeyOf } from '../../protocol/work';
@@ -52,9 +52,9 @@ export interface ProviderView {
 export interface DirectorySyncOptions {
     chain: SyncChain;
     /** commands connection */
-    redis: Redis;
+    redis: RedisClient;
     /** a connection in subscriber mode (shared with other listeners of this process); none: timers only */
-    subscriber?: Redis;
+    subscriber?: RedisClient;
     registry: Address;
     directory?: ProviderDirectory;
     /** full chain refresh period. Default 5 000 ms */

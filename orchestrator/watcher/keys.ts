@@ -1,7 +1,9 @@
 /** Redis keys and value encodings of the chain watcher (see docs/watcher.md). */
 import { Address } from '@ton/core';
+import { WATCHER_KEY_PREFIX } from '../../protocol/work';
 
-export const DEFAULT_KEY_PREFIX = 'cocoon:watcher:';
+/** `cocoon:{chain}:watcher:`: the {chain} hash tag keeps every watcher key in one Redis Cluster slot (protocol/work.ts). */
+export const DEFAULT_KEY_PREFIX = WATCHER_KEY_PREFIX;
 
 /** Where the watcher's processing of one account stands: its newest fully handled transaction. */
 export interface Cursor {

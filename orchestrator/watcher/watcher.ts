@@ -15,14 +15,16 @@
  * skipped. See docs/watcher.md.
  */
 import { Address, Cell, Slice, loadTransaction } from '@ton/core';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
 import pino, { Logger } from 'pino';
 import { Counter, Gauge, Registry as MetricsRegistry } from 'prom-client';
 import type { ChainClient } from '../../protocol/chain';
 import { Registry } from '../../wrappers';
 import { bodySlice } from './boc';
 import { ChainEvent, ContractKind, DecodeResult, EventName, SkipReason, TERMINAL_JOB_EVENTS, decodeEvent, tagHex } from './events';
-import { Cursor, WatcherKeys, decodeCursor, encodeCursor } from './keys';
+import { Cursor, DEFAULT_KEY_PREFIX, WatcherKeys, decodeCursor, encodeCursor } from './keys';
+import { CHAIN_TAG, hashTagOf } from '../../protocol/work';
+import { isCluster, RedisClient } from '../../protocol/redis';
 
 /** What the watcher needs from the chain: raw toncenter calls (getTransactions) and get methods via open(). */
 export type WatcherChain = Pick<ChainClient, 'call' | 'open'>;
@@ -33,8 +35,8 @@ export interface HandlerContext {
      * Queued commands run at commit time: reads in the same batch do not see them.
      */
     multi: ChainableCommander;
-    /** The watcher's Redis connection, for reads. */
-    redis: Redis;
+    /** The watcher's Redis connection (one node or a cluster), for reads. */
+    redis: RedisClient;
     /** Follow another contract from the next poll on (committed with this batch). */
     follow(address: Address, kind: ContractKind): void;
     /** Stop following a contract (committed with this batch). */
@@ -49,7 +51,7 @@ export type EventHandler = (event: ChainEvent, ctx: HandlerContext) => Promise<v
 
 export interface ChainWatcherOptions {
     chain: WatcherChain;
-    redis: Redis;
+    redis: RedisClient;
     registry: Address;
     handler: EventHandler;
     /** Time between the starts of two polls (ms). Default 500. */
@@ -60,7 +62,10 @@ export interface ChainWatcherOptions {
     batchSize?: number;
     /** Addresses polled in parallel. Default 4. Events of one address are always handled in order. */
     concurrency?: number;
-    /** Prefix of every Redis key. Default `cocoon:watcher:`. */
+    /**
+     * Prefix of every Redis key. Default `cocoon:{chain}:watcher:`. On a Redis Cluster it must carry the `{chain}`
+     * hash tag: the batch MULTI also holds the handler's writes (KEYS.providers, KEYS.jobByAddress), all in that slot.
+     */
     keyPrefix?: string;
     /** Handled event ids kept per address for duplicate suppression. Default 10 000. */
     processedMax?: number;
@@ -174,7 +179,7 @@ export class ChainWatcher {
     private readonly log: Logger;
     private readonly followed = new Map<string, Followed>();
     private readonly registryRaw: string;
-    private commitConn?: Redis;
+    private commitConn?: RedisClient;
     private readonly commitLock = new Mutex();
     private loop?: Promise<void>;
     private stopping = false;
@@ -215,7 +220,7 @@ export class ChainWatcher {
             pageSize: options.pageSize ?? 100,
             batchSize: options.batchSize ?? 100,
             concurrency: Math.max(1, options.concurrency ?? 4),
-            keyPrefix: options.keyPrefix ?? 'cocoon:watcher:',
+            keyPrefix: options.keyPrefix ?? DEFAULT_KEY_PREFIX,
             processedMax: options.processedMax ?? 10_000,
             unfollowRetentionSec: options.unfollowRetentionSec ?? 7 * 86400,
             backoff: { baseMs: options.backoff?.baseMs ?? Math.max(poll, 50), maxMs: options.backoff?.maxMs ?? 30_000 },
@@ -225,6 +230,10 @@ export class ChainWatcher {
             registryStart: options.registryStart ?? 'genesis',
         };
         if (this.opts.pageSize < 1 || this.opts.batchSize < 1) throw new Error('pageSize and batchSize must be positive');
+        if (isCluster(options.redis) && hashTagOf(this.opts.keyPrefix) !== hashTagOf(CHAIN_TAG)) {
+            // a MULTI must stay in one slot: the cursor, the processed ids and the handler's writes commit together
+            throw new Error(`on a Redis Cluster the watcher's keyPrefix must carry the ${CHAIN_TAG} hash tag (e.g. 'cocoon:${CHAIN_TAG}:watcher:'), got ${JSON.stringify(this.opts.keyPrefix)}`);
+        }
         this.keys = new WatcherKeys(this.opts.keyPrefix);
         this.log = (options.logger ?? pino({ name: 'cocoon-watcher' })).child({ component: 'watcher' });
         this.registryRaw = options.registry.toRawString();

@@ -185,10 +185,11 @@ describe('a local Cocoon network (2 workers): happy paths and privacy', () => {
             // it covered what the jobs left: queues (dispatch, work, expiry), the encrypted blobs, heartbeats
             const keys = await redis.keys('*');
             const has = (re: RegExp) => keys.filter((k) => re.test(k)).length;
-            expect(has(/^cocoon:dispatch:/)).toBeGreaterThan(0);
-            expect(has(/^cocoon:work-/)).toBeGreaterThan(0);
-            expect(has(/^cocoon:expiry:/)).toBeGreaterThan(0);
-            expect(has(/^cocoon:worker:/)).toBe(2);
+            // (each queue name and the heartbeat keys carry a Redis Cluster hash tag: protocol/work.ts)
+            expect(has(/^cocoon:\{dispatch\}:/)).toBeGreaterThan(0);
+            expect(has(/^cocoon:\{work-/)).toBeGreaterThan(0);
+            expect(has(/^cocoon:\{expiry\}:/)).toBeGreaterThan(0);
+            expect(has(/^cocoon:\{workers\}:worker:/)).toBe(2);
             // 4 input envelopes + 4 result envelopes
             expect(has(/^cocoon:blob:[0-9a-f]{64}$/)).toBeGreaterThanOrEqual(8);
             for (const j of settledJobs.filter((j) => j.inputCommitment)) expect(await redis.exists(`cocoon:blob:${j.inputCommitment}`)).toBe(1);

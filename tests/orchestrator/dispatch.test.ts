@@ -179,6 +179,82 @@ describe('orchestrator dispatch', () => {
         expect(dead!.data.attempts).toHaveLength(3);
     });
 
+    test('the only candidate fails transiently (WORKER_ERROR) → retried on it after the backoff, committed', async () => {
+        const a = worker(A, (item) => (item.attempt === 1 ? { fail: 'WORKER_ERROR: the chain API timed out' } : { complete: true }));
+        await a.startBeating();
+        a.consume();
+        const j = await openJob(t, { candidates: [A] });
+        const { result, attempts } = await finished(j);
+        expect(attempts).toHaveLength(2);
+        expect(attempts[0]).toMatchObject({ attempt: 1, owner: A, outcome: 'failed', error: 'WORKER_ERROR: the chain API timed out' });
+        expect(attempts[1]).toMatchObject({ attempt: 2, owner: A, outcome: 'committed' });
+        // the retry waited for the backoff (retryBaseMs 200 · 2^0)
+        expect(attempts[1].routedAtMs - attempts[0].routedAtMs).toBeGreaterThanOrEqual(200);
+        expect(result).toMatchObject({ state: 'committed', owner: A, attemptId: attemptId(j.jobId, 2) });
+        expect(await t.redis.get(KEYS.assignment(j.jobId))).toBe(attemptId(j.jobId, 2));
+        expect(a.seen.map((s) => s.attempt)).toEqual([1, 2]);
+        expect(await Job.fromId(svc.queues.deadLetter, dispatchJobId(j.jobId))).toBeUndefined();
+    });
+
+    test('both candidates fail transiently once → the third attempt goes back to one of them and commits', async () => {
+        const failsFirstTime: FakeWorker['behave'] = (item) => (item.attempt <= 2 ? { fail: 'CLAIM_LOST: the claim did not land' } : { complete: true });
+        const ws = [worker(A, failsFirstTime), worker(B, failsFirstTime)];
+        for (const w of ws) {
+            await w.startBeating();
+            w.consume();
+        }
+        const j = await openJob(t, { candidates: [A, B] });
+        const { result, attempts } = await finished(j);
+        expect(attempts.map((a) => a.outcome)).toEqual(['failed', 'failed', 'committed']);
+        // the second attempt avoided the provider that had just failed; the third had no untried one left
+        expect(new Set([attempts[0].owner, attempts[1].owner])).toEqual(new Set([A, B]));
+        expect([A, B]).toContain(attempts[2].owner);
+        expect(result).toMatchObject({ state: 'committed', attemptId: attemptId(j.jobId, 3), owner: attempts[2].owner });
+    });
+
+    test('the only candidate goes stale while its item waits, then comes back → abandoned, then retried on it', async () => {
+        const a = worker(A);
+        await a.startBeating();
+        const j = await openJob(t, { candidates: [A] });
+        const id1 = attemptId(j.jobId, 1);
+        await waitingWorkItem(A, id1);
+        a.stopBeating();
+        await waitFor(async () => (await Job.fromId(svc.queues.workQueue(A), id1)) === undefined, 'the stale worker\'s waiting item to be removed', 15_000);
+        await a.startBeating();
+        a.consume();
+        const { result, attempts } = await finished(j);
+        expect(attempts).toHaveLength(2);
+        expect(attempts[0]).toMatchObject({ owner: A, outcome: 'abandoned' });
+        expect(attempts[0].error).toMatch(/^ABANDONED: the worker is stale/);
+        expect(attempts[1]).toMatchObject({ owner: A, outcome: 'committed' });
+        expect(result).toMatchObject({ state: 'committed', attemptId: attemptId(j.jobId, 2) });
+        expect(a.seen.map((s) => s.attemptId)).toEqual([attemptId(j.jobId, 2)]);
+    });
+
+    test('NOT_A_RECIPIENT on the only candidate → not retried there; dead-lettered at once with the failure', async () => {
+        const a = worker(A, () => ({ fail: 'NOT_A_RECIPIENT: the envelope is not sealed to this enclave' }));
+        await a.startBeating();
+        a.consume();
+        const j = await openJob(t, { candidates: [A] });
+        const { result, attempts } = await finished(j);
+        const reason = 'NO_ELIGIBLE_PROVIDER: every candidate failed this job for good; last NOT_A_RECIPIENT: the envelope is not sealed to this enclave';
+        expect(result).toEqual({ state: 'dead', reason });
+        expect(attempts).toHaveLength(1);
+        expect(a.seen).toHaveLength(1);
+        expect((await Job.fromId(svc.queues.deadLetter, dispatchJobId(j.jobId)))!.data.reason).toBe(reason);
+    });
+
+    test('a non-retryable failure (JOB_NOT_OPEN) on the only candidate still dead-letters with its code, no retry', async () => {
+        const a = worker(A, () => ({ fail: 'JOB_NOT_OPEN: the escrow is Claimed' }));
+        await a.startBeating();
+        a.consume();
+        const j = await openJob(t, { candidates: [A] });
+        const { result, attempts } = await finished(j);
+        expect(result).toEqual({ state: 'dead', reason: 'JOB_NOT_OPEN: the escrow is Claimed' });
+        expect(attempts).toHaveLength(1);
+        expect(a.seen).toHaveLength(1);
+    });
+
     test('the routed worker goes stale while its work item waits → removed, abandoned, re-routed to the other candidate', async () => {
         const a = worker(A);
         const b = worker(B);

@@ -90,7 +90,13 @@ describe('cocoon orchestrator', () => {
         await expect(run(['--endpoint', 'http://127.0.0.1:1/jsonRPC', '--registry', t.net.registry.toString(), '--operator-seed', 'abc'])).rejects.toThrow(
             '--operator-seed: a wallet seed must be 32 bytes in hex (64 digits)',
         );
+        const chainArgs = ['--endpoint', 'http://127.0.0.1:1/jsonRPC', '--registry', t.net.registry.toString()];
+        await expect(run([...chainArgs, '--redis', 'redis+cluster://127.0.0.1:7000/1'])).rejects.toThrow(
+            '--redis: the Redis Cluster URL "redis+cluster://127.0.0.1:7000/1" names database "1": a cluster has only database 0, drop the /1',
+        );
+        await expect(run([...chainArgs, '--redis', 'tcp://127.0.0.1:6379'])).rejects.toThrow('--redis: the Redis URL must start with redis://, rediss://, redis+cluster:// or rediss+cluster://');
         const help = formatHelp(orchestratorCommand);
+        expect(help).toContain('redis+cluster://host:port,host:port');
         expect(help).toContain('cocoon orchestrator --network .cocoon/network.json');
         expect(help).toContain('SIMULATED');
         expect(help).toContain('env REDIS_URL');

@@ -7,7 +7,6 @@
 import { randomBytes } from 'crypto';
 import { Address, Dictionary, toNano } from '@ton/core';
 import { Job, Worker } from 'bullmq';
-import Redis from 'ioredis';
 import { startDevnet, Devnet } from '../../devnet';
 import { bootstrapNetwork, BootstrappedNetwork, waitFor } from '../../localnet/bootstrap';
 import { ChainClient } from '../../protocol/chain';
@@ -21,12 +20,21 @@ import {
     WorkerHeartbeat,
     workQueueName,
 } from '../../protocol/work';
+import { connectRedis, RedisClient } from '../../protocol/redis';
 import { JobEscrow, JobStatus, providerEnclave, providerStakeInit, tactConstant } from '../../wrappers';
-import { startRedis, RedisServer } from '../helpers/redis';
+import { startRedis } from '../helpers/redis';
+
+/** The Redis a test network uses: a private redis-server, or a Redis Cluster (tests/helpers/redis.ts). */
+export interface TestRedis {
+    /** redis://… or redis+cluster://… */
+    url: string;
+    stop(): Promise<void>;
+}
 
 export interface TestNetwork {
-    redisServer: RedisServer;
-    redis: Redis;
+    redisServer: TestRedis;
+    /** commands connection (a Cluster connection on a cluster) */
+    redis: RedisClient;
     devnet: Devnet;
     chain: ChainClient;
     net: BootstrappedNetwork;
@@ -36,9 +44,10 @@ export interface TestNetwork {
     close(): Promise<void>;
 }
 
-export async function startTestNetwork(providers: string[], opts: { register?: boolean[] } = {}): Promise<TestNetwork> {
-    const redisServer = await startRedis();
-    const redis = new Redis(redisServer.url);
+/** `opts.redis`: run on this Redis (e.g. a cluster) instead of a private redis-server; it is stopped by close(). */
+export async function startTestNetwork(providers: string[], opts: { register?: boolean[]; redis?: TestRedis } = {}): Promise<TestNetwork> {
+    const redisServer: TestRedis = opts.redis ?? (await startRedis());
+    const redis = connectRedis(redisServer.url);
     const devnet = await startDevnet({ port: 0 });
     const chain = new ChainClient({ endpoint: devnet.endpoint });
     const net = await bootstrapNetwork({ chain: devnet, providers, params: { maxJobDuration: 3600n } });
@@ -126,7 +135,7 @@ export class FakeWorker {
     draining = false;
     /** jobs in flight the heartbeat reports (of capacity 4): a higher load makes the router prefer others */
     load = 0;
-    private readonly conn: Redis;
+    private readonly conn: RedisClient;
 
     constructor(
         readonly redisUrl: string,
@@ -134,7 +143,7 @@ export class FakeWorker {
         readonly stakeContract: string,
         public behave: (item: WorkItem) => Behaviour = () => ({ complete: true }),
     ) {
-        this.conn = new Redis(redisUrl, { maxRetriesPerRequest: null });
+        this.conn = connectRedis(redisUrl, { redisOptions: { maxRetriesPerRequest: null } });
     }
 
     async heartbeat(): Promise<void> {

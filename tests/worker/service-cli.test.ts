@@ -17,6 +17,8 @@ import { bootstrapNetwork, BootstrappedNetwork } from '../../localnet/bootstrap'
 import { BlobStore } from '../../orchestrator/blobs';
 import { ApiServer, createApiServer } from '../../orchestrator/api';
 import { RedisServer, startRedis } from '../helpers/redis';
+import { resolveConfig, workerCommand } from '../../client/cli/commands/worker';
+import { parseArgs } from '../../client/cli/args';
 
 jest.setTimeout(60_000);
 
@@ -77,6 +79,24 @@ describe('configuration errors exit 2 and name the field', () => {
         const r = runWorker([...base, '--execution-provider', 'cuda'], { COCOON_WALLET_SEED: 'ab'.repeat(32) });
         expect(await r.exit).toBe(2);
         expect(r.stderr()).toContain('--execution-provider cuda: CUDA execution provider is not installed');
+    });
+
+    it('a malformed Redis Cluster URL', async () => {
+        const args = [...base.slice(0, -1), 'redis+cluster://127.0.0.1:7000,127.0.0.1'];
+        const r = runWorker(args, { COCOON_WALLET_SEED: 'ab'.repeat(32) });
+        expect(await r.exit).toBe(2);
+        expect(r.stderr()).toContain('--redis: the Redis Cluster URL "redis+cluster://127.0.0.1:7000,127.0.0.1": seed node "127.0.0.1" must be host:port (port 1-65535)');
+    });
+
+    it('--api as a list: comma-separated, repeated, from the environment; a bad entry is named', () => {
+        const env = { COCOON_WALLET_SEED: 'ab'.repeat(32), COCOON_NETWORK: '' };
+        const rest = ['--endpoint', 'http://127.0.0.1:1/jsonRPC', '--registry', '0:' + '1'.repeat(64), '--redis', 'redis+cluster://127.0.0.1:7000,127.0.0.1:7001'];
+        const cfg = (argv: string[], e: NodeJS.ProcessEnv = env) => resolveConfig(parseArgs(workerCommand, [...rest, ...argv], e));
+        expect(cfg(['--api', 'http://o1:8080/,http://o2:8080']).api).toEqual(['http://o1:8080', 'http://o2:8080']);
+        expect(cfg(['--api', 'http://o1:8080', '--api', 'http://o2:8080']).api).toEqual(['http://o1:8080', 'http://o2:8080']);
+        expect(cfg([], { ...env, COCOON_API: 'http://o1:8080,http://o2:8080' }).api).toEqual(['http://o1:8080', 'http://o2:8080']);
+        expect(cfg(['--api', 'http://o1:8080']).redis).toBe('redis+cluster://127.0.0.1:7000,127.0.0.1:7001');
+        expect(() => cfg(['--api', 'http://o1:8080,o2:8080'])).toThrow('--api must be http(s) URLs, got "o2:8080"');
     });
 
     it('an unknown execution provider', async () => {

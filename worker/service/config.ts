@@ -3,7 +3,8 @@
  * (a Redis URL to connection options, `--price` specs to a model-hash → nanoTON map).
  */
 import { toNano } from '@ton/core';
-import type { RedisOptions } from 'ioredis';
+import IORedis, { RedisOptions } from 'ioredis';
+import { connectRedis, parseRedisUrl, redactUrl as redact, RedisClient } from '../../protocol/redis';
 import { JobTask } from '../inference/catalog';
 
 /** Price per job a worker asks unless told otherwise, by task (TON). */
@@ -24,39 +25,37 @@ export const REGISTER_VALUE = toNano('0.1');
 /** How long start() waits for the registry to approve a new enclave record. */
 export const REGISTRATION_TIMEOUT_MS = 60_000;
 
-/** Where the worker's Redis is: a redis:// or rediss:// URL, or ioredis options. */
+/**
+ * Where the worker's Redis is: a URL — redis://, rediss://, or redis+cluster://host:port,host:port for a Redis
+ * Cluster (protocol/redis.ts) — or ioredis options of one node.
+ */
 export type RedisConnection = string | RedisOptions;
 
 /**
- * ioredis options for a Redis URL. BullMQ takes options (not URLs) for the connections it opens itself, so the
- * service converts once and hands the same options to its own client and to BullMQ.
+ * ioredis options of a single-node Redis URL (or a copy of the options given). A cluster URL has no such options
+ * (it names several nodes): this throws for it; use openRedis().
  */
 export function redisOptions(connection: RedisConnection): RedisOptions {
     if (typeof connection !== 'string') return { ...connection };
-    let url: URL;
-    try {
-        url = new URL(connection);
-    } catch {
-        throw new Error(`the Redis URL ${JSON.stringify(redactUrl(connection))} is not a URL: use redis://host:port[/db]`);
-    }
-    if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-        throw new Error(`the Redis URL must start with redis:// or rediss://, got ${url.protocol}//`);
-    }
-    const db = url.pathname.replace(/^\//, '');
-    if (db !== '' && !/^\d+$/.test(db)) throw new Error(`the Redis URL's database must be a number, got "${db}"`);
-    return {
-        host: url.hostname || '127.0.0.1',
-        port: url.port ? Number(url.port) : 6379,
-        ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
-        ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
-        ...(db !== '' ? { db: Number(db) } : {}),
-        ...(url.protocol === 'rediss:' ? { tls: {} } : {}),
-    };
+    const parsed = parseRedisUrl(connection);
+    if (parsed.kind === 'cluster') throw new Error(`${JSON.stringify(redact(connection))} is a Redis Cluster URL: open it with openRedis(), it has no single-node options`);
+    return parsed.options;
+}
+
+/** Validates a Redis connection up front (URL syntax, cluster seeds); throws naming the problem. */
+export function checkRedisConnection(connection: RedisConnection): void {
+    if (typeof connection === 'string') parseRedisUrl(connection);
+}
+
+/** A new connection (one node or a cluster) with `extra` ioredis options, e.g. `maxRetriesPerRequest: null` for BullMQ. */
+export function openRedis(connection: RedisConnection, extra: RedisOptions = {}): RedisClient {
+    if (typeof connection !== 'string') return new IORedis({ ...connection, ...extra });
+    return connectRedis(connection, { redisOptions: extra });
 }
 
 /** A URL without its password, for messages. */
 export function redactUrl(u: string): string {
-    return u.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+    return redact(u);
 }
 
 /** A model the engine serves, as the price resolution sees it. */

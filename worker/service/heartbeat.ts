@@ -1,16 +1,17 @@
 /**
- * The worker's heartbeat (protocol/work.ts): one MULTI writing its public facts to KEYS.worker(owner), its liveness
- * to the KEYS.workers ZSET and its owner to KEYS.providers, now and every HEARTBEAT_INTERVAL_MS. The quote is
+ * The worker's heartbeat (protocol/work.ts): one MULTI writing its public facts to KEYS.worker(owner) and its
+ * liveness to the KEYS.workers ZSET (both in the {workers} slot, so this works on a Redis Cluster), then its owner
+ * to KEYS.providers (the {chain} slot: a separate, idempotent SADD), now and every HEARTBEAT_INTERVAL_MS. The quote is
  * public (clients check it against the on-chain attestation hash); nothing about jobs is written here but a count.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../protocol/redis';
 import { encodeHeartbeat, HEARTBEAT_INTERVAL_MS, KEYS, WorkerHeartbeat } from '../../protocol/work';
 
 /** The facts that do not change while the worker runs. */
 export type HeartbeatFacts = Omit<WorkerHeartbeat, 'load' | 'heartbeatAtMs' | 'draining'>;
 
 export interface HeartbeatOptions {
-    redis: Redis;
+    redis: RedisClient;
     facts: HeartbeatFacts;
     /** current number of running jobs */
     load: () => number;
@@ -49,10 +50,11 @@ export class Heartbeat {
             .multi()
             .hset(KEYS.worker(h.owner), encodeHeartbeat(h))
             .zadd(KEYS.workers, now, h.owner)
-            .sadd(KEYS.providers, h.owner)
             .exec();
         const failed = results?.find(([err]) => err);
         if (!results || failed) throw failed?.[0] ?? new Error('the heartbeat MULTI was discarded');
+        // another slot than the MULTI's; SADD is idempotent, so a lost one is simply repeated at the next beat
+        await this.opts.redis.sadd(KEYS.providers, h.owner);
     }
 
     /** Stops the timer (and waits for a beat in progress). */

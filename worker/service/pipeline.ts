@@ -8,7 +8,7 @@
  * candidate. Every failure is a WorkFailure `CODE: message`; messages hold ids, hashes and codes only.
  */
 import { Address } from '@ton/core';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../protocol/redis';
 import { ChainClient, WalletSender } from '../../protocol/chain';
 import { bufferToUint256 } from '../../protocol/receipt';
 import { KEYS, WorkItem, WorkOutcome } from '../../protocol/work';
@@ -22,7 +22,7 @@ import { asWorkFailure, fail, failureOfJobError, WorkFailure } from './failures'
 export type Stage = keyof WorkOutcome['timingsMs'];
 
 export interface PipelineDeps {
-    redis: Redis;
+    redis: RedisClient;
     chain: ChainClient;
     wallet: WalletSender;
     stakeContract: Address;

@@ -13,18 +13,18 @@
 import { randomBytes } from 'crypto';
 import * as os from 'os';
 import { Address } from '@ton/core';
-import { ConnectionOptions, Job, Queue, Worker } from 'bullmq';
-import IORedis, { Redis, RedisOptions } from 'ioredis';
+import { Job, Queue, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Registry as PromRegistry } from 'prom-client';
 import { ChainClient, WalletSender } from '../../protocol/chain';
 import { attestationHash, SIMULATED_WARNING } from '../../protocol/attestation';
 import { HEARTBEAT_INTERVAL_MS, OUTCOME_CHANNEL, QUEUE_PREFIX, WorkItem, WorkOutcome, workQueueName } from '../../protocol/work';
+import type { RedisClient } from '../../protocol/redis';
 import { Enclave } from '../enclave/enclave';
 import { InferenceEngine } from '../inference/engine';
 import { ConfidentialJobRunner } from '../job/runner';
 import { BlobClient } from './blobs';
-import { LOCK_DURATION_MS, RedisConnection, redisOptions, resolvePrices } from './config';
+import { checkRedisConnection, LOCK_DURATION_MS, openRedis, RedisConnection, resolvePrices } from './config';
 import { asWorkFailure, WorkFailure } from './failures';
 import { Heartbeat } from './heartbeat';
 import { createWorkerMetrics, WorkerMetrics } from './metrics';
@@ -32,7 +32,7 @@ import { WorkPipeline } from './pipeline';
 import { ensureEnclaveRegistered } from './registration';
 
 export interface WorkerServiceOptions {
-    /** Redis URL or ioredis options (the orchestrators' Redis) */
+    /** Redis URL (redis://, or redis+cluster://host:port,… for a Redis Cluster) or ioredis options (the orchestrators' Redis) */
     redis: RedisConnection;
     chain: ChainClient;
     registry: Address;
@@ -45,8 +45,11 @@ export interface WorkerServiceOptions {
     engine: InferenceEngine;
     /** price overrides, nanoTON, keyed by task name (ocr|vad|tensor) or model hash hex; defaults DEFAULT_PRICES_TON */
     prices?: Record<string, bigint>;
-    /** orchestrator HTTP API base, e.g. http://127.0.0.1:8080 */
-    apiUrl: string;
+    /**
+     * orchestrator HTTP API base, e.g. http://127.0.0.1:8080, or several (in order of preference): blob fetches and
+     * result uploads fail over to the next one on connection errors and 5xx answers
+     */
+    apiUrl: string | readonly string[];
     /** concurrent jobs (default 1) */
     capacity?: number;
     /** public endpoint name in the enclave record and heartbeat (default `worker://<host>`) */
@@ -68,10 +71,11 @@ export interface StopOptions {
 
 export class WorkerService {
     private readonly log: Logger;
-    private readonly connection: RedisOptions;
     private readonly instance = `${os.hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
     private readonly metrics?: WorkerMetrics;
-    private redis?: Redis;
+    private redis?: RedisClient;
+    /** BullMQ's connection (maxRetriesPerRequest: null); BullMQ duplicates it for its blocking reads */
+    private bull?: RedisClient;
     private worker?: Worker<WorkItem, WorkOutcome>;
     private heartbeat?: Heartbeat;
     private pipeline?: WorkPipeline;
@@ -84,7 +88,7 @@ export class WorkerService {
 
     constructor(private readonly opts: WorkerServiceOptions) {
         this.log = opts.logger.child({ component: 'worker', owner: opts.wallet.address.toRawString() });
-        this.connection = redisOptions(opts.redis);
+        checkRedisConnection(opts.redis);
         if (opts.metrics) this.metrics = createWorkerMetrics(opts.metrics);
     }
 
@@ -107,11 +111,6 @@ export class WorkerService {
     /** model hash hex → nanoTON, as registered */
     get prices(): Record<string, bigint> {
         return { ...this.pricesResolved };
-    }
-
-    /** BullMQ opens its own connections (one blocking) from these options; its typings differ from ioredis's. */
-    private bullConnection(): ConnectionOptions {
-        return { ...this.connection } as ConnectionOptions;
     }
 
     /** Registration, first heartbeat, queue consumer. On failure everything opened so far is closed again. */
@@ -149,9 +148,12 @@ export class WorkerService {
         this.stakeAddress = registration.stakeContract;
         this.log.info({ stakeContract: registration.stakeContract.toRawString(), sent: registration.sent, tx: registration.tx }, registration.sent ? 'enclave record registered' : 'enclave record already current');
 
-        const redis = new IORedis(this.connection);
-        redis.on('error', (e) => this.log.warn({ err: e.message }, 'redis connection error'));
+        const redis = openRedis(opts.redis);
+        redis.on('error', (e: Error) => this.log.warn({ err: e.message }, 'redis connection error'));
         this.redis = redis;
+        const bull = openRedis(opts.redis, { maxRetriesPerRequest: null });
+        bull.on('error', (e: Error) => this.log.warn({ err: e.message }, 'redis (queue) connection error'));
+        this.bull = bull;
         this.heartbeat = new Heartbeat({
             redis,
             facts: {
@@ -179,7 +181,7 @@ export class WorkerService {
             wallet: opts.wallet,
             stakeContract: registration.stakeContract,
             runner: new ConfidentialJobRunner(opts.enclave, opts.engine, { logger: this.log }),
-            blobs: new BlobClient({ apiUrl: opts.apiUrl }),
+            blobs: new BlobClient({ apiUrl: opts.apiUrl, onFailover: (from, to, why) => this.log.warn({ from, to, why }, 'orchestrator API unavailable: failing over') }),
             prices: this.pricesResolved,
             logger: this.log,
             minTimeLeftMs: opts.minTimeLeftMs,
@@ -188,7 +190,7 @@ export class WorkerService {
         });
 
         const worker = new Worker<WorkItem, WorkOutcome>(this.queueName, (job) => this.processJob(job), {
-            connection: this.bullConnection(),
+            connection: bull,
             prefix: QUEUE_PREFIX,
             concurrency: capacity,
             lockDuration: opts.lockDurationMs ?? LOCK_DURATION_MS,
@@ -249,7 +251,8 @@ export class WorkerService {
 
     /** Removes the work items still waiting in this worker's queue and publishes their attemptIds (the dispatcher re-routes them). */
     private async handBackWaiting(): Promise<string[]> {
-        const queue = new Queue<WorkItem>(this.queueName, { connection: this.bullConnection(), prefix: QUEUE_PREFIX });
+        if (!this.bull) return [];
+        const queue = new Queue<WorkItem>(this.queueName, { connection: this.bull, prefix: QUEUE_PREFIX });
         const removed: string[] = [];
         try {
             const jobs = await queue.getJobs(['waiting', 'prioritized', 'delayed']);
@@ -298,6 +301,7 @@ export class WorkerService {
             await this.heartbeat.beat().catch(() => undefined);
             await this.heartbeat.leave().catch((e: Error) => this.log.warn({ err: e.message }, 'leaving the live set failed'));
         }
+        await this.bull?.quit().catch(() => undefined);
         await this.redis?.quit().catch(() => undefined);
         this.log.info({}, 'worker stopped');
     }
@@ -306,6 +310,7 @@ export class WorkerService {
         await this.heartbeat?.stop();
         await this.worker?.close(true).catch(() => undefined);
         await Promise.all([...this.publishes]);
+        await this.bull?.quit().catch(() => undefined);
         await this.redis?.quit().catch(() => undefined);
     }
 }

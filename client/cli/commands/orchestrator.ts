@@ -5,6 +5,7 @@ import { untilShutdownSignal } from '../signals';
 import { ChainClient } from '../../../protocol/chain';
 import { NetworkFile, readNetworkFile, walletFromSeed } from '../../../protocol/network-file';
 import { OrchestratorService } from '../../../orchestrator/service';
+import { isClusterUrl, parseRedisUrl } from '../../../protocol/redis';
 
 /**
  * `cocoon orchestrator`: runs one orchestrator (API, directory sync, dispatch; the leader also watches the chain
@@ -25,12 +26,23 @@ export const orchestratorCommand: Command = {
         { name: 'endpoint', type: 'string', description: 'TON HTTP API v2 JSON-RPC endpoint', env: 'COCOON_ENDPOINT' },
         { name: 'api-key', type: 'string', description: 'API key for the TON HTTP API', env: 'COCOON_API_KEY' },
         { name: 'registry', type: 'string', description: 'Registry contract address', env: 'COCOON_REGISTRY' },
-        { name: 'redis', type: 'string', description: 'Redis URL shared by orchestrators and workers', env: 'REDIS_URL' },
+        {
+            name: 'redis',
+            type: 'string',
+            description: 'Redis URL shared by orchestrators and workers: redis://host:port[/db], or redis+cluster://host:port,host:port for a Redis Cluster',
+            env: 'REDIS_URL',
+        },
         { name: 'host', type: 'string', description: 'interface the API listens on', env: 'COCOON_API_HOST', default: '127.0.0.1' },
         { name: 'port', type: 'number', description: 'API port (0 picks a free one)', env: 'COCOON_API_PORT', default: 8080 },
         { name: 'operator-seed', type: 'string', description: '32-byte hex seed of the wallet that pays for ExpireJob/Settle (leader only)', env: 'COCOON_OPERATOR_SEED' },
         { name: 'instance-id', type: 'string', description: 'unique name of this instance (default host-pid-random)', env: 'COCOON_INSTANCE_ID' },
-        { name: 'queue-prefix', type: 'string', description: 'BullMQ key prefix; use a hash tag such as {cocoon} on Redis Cluster', env: 'COCOON_QUEUE_PREFIX', default: 'cocoon' },
+        {
+            name: 'queue-prefix',
+            type: 'string',
+            description: 'BullMQ key prefix, the same for every orchestrator and worker (queue names carry their own Redis Cluster hash tags)',
+            env: 'COCOON_QUEUE_PREFIX',
+            default: 'cocoon',
+        },
         { name: 'max-attempts', type: 'number', description: 'providers tried per job before it is dead-lettered', default: 3 },
         { name: 'log-level', type: 'string', description: 'pino level for stderr logs (fatal, error, warn, info, debug)', env: 'COCOON_LOG_LEVEL', default: 'info' },
     ],
@@ -48,6 +60,13 @@ export const orchestratorCommand: Command = {
         const endpoint = (o.endpoint as string | undefined) ?? net?.endpoint;
         const registryText = (o.registry as string | undefined) ?? net?.registry;
         const redisUrl = (o.redis as string | undefined) ?? net?.redisUrl ?? 'redis://127.0.0.1:6379';
+        try {
+            parseRedisUrl(redisUrl);
+        } catch (e) {
+            throw new UsageError(`--redis: ${(e as Error).message}`);
+        }
+        const queuePrefix = o['queue-prefix'] as string;
+        if (queuePrefix === '') throw new UsageError('--queue-prefix must not be empty');
         if (!endpoint) throw new UsageError('no chain endpoint: pass --endpoint <url> or --network <file>');
         if (!registryText) throw new UsageError('no registry address: pass --registry <address> or --network <file>');
         let registry: Address;
@@ -64,6 +83,7 @@ export const orchestratorCommand: Command = {
         if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) throw new UsageError(`--log-level ${level} is not a pino level`);
 
         const logger = pino({ name: 'cocoon-orchestrator', level }, pino.destination(2));
+        if (isClusterUrl(redisUrl)) logger.info('Redis Cluster mode: queues, the watcher and heartbeats each stay in one hash slot (docs/operations.md)');
         const chain = new ChainClient({ endpoint, apiKey: o['api-key'] as string | undefined });
         let operator;
         if (o['operator-seed']) {
@@ -79,7 +99,7 @@ export const orchestratorCommand: Command = {
             redisUrl,
             instanceId: o['instance-id'] as string | undefined,
             operator,
-            queuePrefix: o['queue-prefix'] as string,
+            queuePrefix,
             api: { port, host: o.host as string },
             dispatcher: { maxAttempts },
             simulatedTee: net?.tee.type === 'simulated',

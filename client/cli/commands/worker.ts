@@ -12,7 +12,8 @@ import { Enclave } from '../../../worker/enclave/enclave';
 import { DEFAULT_WORKER_IMAGE, simulatedWorkerMeasurement, WORKER_ROOT } from '../../../worker/enclave/measurement';
 import { InferenceEngine } from '../../../worker/inference/engine';
 import { CUDA_UNAVAILABLE_MESSAGE } from '../../../worker/inference/sessions';
-import { parsePriceSpec, redisOptions, resolvePrices, WorkerService } from '../../../worker/service';
+import { checkRedisConnection, parsePriceSpec, resolvePrices, WorkerService } from '../../../worker/service';
+import { apiBases } from '../../../worker/service/blobs';
 
 /**
  * `cocoon worker`: one provider's worker process (worker/service). It registers this process's enclave on chain,
@@ -26,14 +27,26 @@ import { parsePriceSpec, redisOptions, resolvePrices, WorkerService } from '../.
 export const workerCommand: Command = {
     path: ['worker'],
     summary: 'Run a provider worker: register the enclave, heartbeat, run routed jobs (simulated TEE: no hardware protection)',
-    usage: '[--network <file>] --wallet-seed <hex> [--tee simulated] [--price ocr=0.2 ...] [--capacity 1]',
+    usage: '[--network <file>] --wallet-seed <hex> [--api <url>[,<url>...]] [--redis <url>] [--tee simulated] [--price ocr=0.2 ...] [--capacity 1]',
     example: 'COCOON_WALLET_SEED=$(jq -r .devWallets[\\"provider-1\\"] .cocoon/network.json) cocoon worker --network .cocoon/network.json --price ocr=0.25 --capacity 2',
     options: [
         { name: 'network', type: 'string', description: `network file supplying endpoint, registry, api and redisUrl (default ${DEFAULT_NETWORK_FILE} when it exists and a flag is missing)`, env: 'COCOON_NETWORK' },
         { name: 'endpoint', type: 'string', description: 'TON HTTP API v2 JSON-RPC endpoint (overrides the network file)', env: 'COCOON_ENDPOINT' },
         { name: 'registry', type: 'string', description: 'registry address (overrides the network file)', env: 'COCOON_REGISTRY' },
-        { name: 'api', type: 'string', description: 'orchestrator HTTP API base URL, for input and result envelopes (overrides the network file)', env: 'COCOON_API' },
-        { name: 'redis', type: 'string', description: 'Redis URL shared with the orchestrators (overrides the network file)', env: 'REDIS_URL' },
+        {
+            name: 'api',
+            type: 'list',
+            description:
+                'orchestrator HTTP API base URL(s) for input and result envelopes, in order of preference: comma-separated or repeated ' +
+                '(env: comma-separated; config file: a list); on a connection error or 5xx the worker fails over to the next one (overrides the network file)',
+            env: 'COCOON_API',
+        },
+        {
+            name: 'redis',
+            type: 'string',
+            description: 'Redis URL shared with the orchestrators: redis://host:port, or redis+cluster://host:port,host:port for a Redis Cluster (overrides the network file)',
+            env: 'REDIS_URL',
+        },
         { name: 'wallet-seed', type: 'string', description: "32-byte hex seed of the provider owner's v4 wallet (stake, claims, receipts)", env: 'COCOON_WALLET_SEED' },
         { name: 'tee', type: 'string', description: "'simulated' (NO hardware protection; the only one without TDX) or 'tdx'", env: 'COCOON_TEE', default: 'simulated' },
         {
@@ -140,7 +153,8 @@ interface WorkerCliConfig {
     network?: NetworkFile;
     endpoint: string;
     registry: Address;
-    api: string;
+    /** orchestrator API base URLs, in order of preference */
+    api: string[];
     redis: string;
     walletSeed: string;
     tee: 'simulated' | 'tdx';
@@ -159,7 +173,8 @@ export function resolveConfig(args: ParsedArgs): WorkerCliConfig {
     let network: NetworkFile | undefined;
     // The default file is read only when flags leave a field open: a stale file from an earlier run must not
     // override (or contradict) a fully specified command line.
-    const allGiven = ['endpoint', 'registry', 'api', 'redis'].every((n) => str(n));
+    const apiFlags = ((o.api as string[] | undefined) ?? []).flatMap((a) => a.split(',')).map((a) => a.trim()).filter(Boolean);
+    const allGiven = ['endpoint', 'registry', 'redis'].every((n) => str(n)) && apiFlags.length > 0;
     const networkPath = str('network') || (!allGiven && fs.existsSync(DEFAULT_NETWORK_FILE) ? DEFAULT_NETWORK_FILE : undefined);
     if (networkPath) {
         try {
@@ -183,11 +198,13 @@ export function resolveConfig(args: ParsedArgs): WorkerCliConfig {
     } catch {
         throw new UsageError(`--registry is not a TON address: ${JSON.stringify(registryText)}`);
     }
-    const api = need('api', network?.api, 'the orchestrator API URL');
-    if (!/^https?:\/\//.test(api)) throw new UsageError(`--api must be an http(s) URL, got ${JSON.stringify(api)}`);
+    const apiList = apiFlags.length > 0 ? apiFlags : network?.api ? [network.api] : [];
+    if (apiList.length === 0) throw new UsageError('missing --api: the orchestrator API URL(s), comma-separated (or pass --network <file>, e.g. the one `cocoon up` writes)');
+    for (const u of apiList) if (!/^https?:\/\/[^/]/.test(u)) throw new UsageError(`--api must be http(s) URLs, got ${JSON.stringify(u)}`);
+    const api = apiBases(apiList);
     const redis = need('redis', network?.redisUrl, 'the Redis URL the orchestrators use');
     try {
-        redisOptions(redis);
+        checkRedisConnection(redis);
     } catch (e) {
         throw new UsageError(`--redis: ${(e as Error).message}`);
     }
