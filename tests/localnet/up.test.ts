@@ -3,7 +3,7 @@
  * the network file, the queue board and status page, and SIGINT stopping every process it started (workers,
  * orchestrator, redis) with exit code 0.
  */
-import { isAlive } from '../helpers/cli';
+import { isAlive, runCocoon } from '../helpers/cli';
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -99,4 +99,18 @@ describe('cocoon up', () => {
             }
         }
     }, 240_000);
+
+    it('refuses a --redis-url it cannot use before starting anything, naming the forms it takes', async () => {
+        for (const [url, why] of [
+            ['ftp://127.0.0.1:6379', /not a URL|redis\+cluster:\/\//],
+            ['redis://10.0.0.1:6379,10.0.0.2:6379', /several hosts: a Redis Cluster is redis\+cluster:\/\//],
+            ['redis+cluster://10.0.0.1:7000/3', /only database 0/],
+        ] as const) {
+            const r = await runCocoon(['up', '--redis-url', url, '--network-file', path.join(tmp, 'never.json')]);
+            expect(r.code).toBe(2);
+            expect(r.stderr).toMatch(/--redis-url/);
+            expect(r.stderr).toMatch(why);
+        }
+        expect(fs.existsSync(path.join(tmp, 'never.json'))).toBe(false);
+    });
 });

@@ -50,7 +50,7 @@ export interface WorkerServiceOptions {
      * result uploads fail over to the next one on connection errors and 5xx answers
      */
     apiUrl: string | readonly string[];
-    /** concurrent jobs (default 1) */
+    /** concurrent jobs (default 2: one job is sealed, claimed and committed while the next one runs its model) */
     capacity?: number;
     /** public endpoint name in the enclave record and heartbeat (default `worker://<host>`) */
     endpoint?: string;
@@ -125,7 +125,7 @@ export class WorkerService {
 
     private async startUp(): Promise<void> {
         const { opts } = this;
-        const capacity = opts.capacity ?? 1;
+        const capacity = opts.capacity ?? 2;
         if (!Number.isInteger(capacity) || capacity < 1) throw new Error(`capacity must be a positive integer, got ${capacity}`);
         const measurement = opts.enclave.measurement;
         if (!measurement) throw new Error('the enclave has no measurement: build it with an attestation source or options.measurement');

@@ -5,6 +5,7 @@ import { DEFAULT_NETWORK_FILE } from '../../../protocol/network-file';
 import { SIMULATED_WARNING } from '../../../protocol/attestation';
 import { labelledLog } from '../../../localnet/processes';
 import { LocalNetwork, redactUrl, startLocalNetwork } from '../../../localnet/up';
+import { parseRedisUrl } from '../../../protocol/redis';
 import { QueueBoard, startQueueBoard } from '../../../orchestrator/dashboard/queueBoard';
 
 /**
@@ -36,7 +37,13 @@ export const up: Command = {
         const apiPort = portOption(args, 'api-port');
         const chainPort = portOption(args, 'chain-port');
         const redisUrl = args.options['redis-url'] as string | undefined;
-        if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) throw new UsageError(`--redis-url must look like redis://host:port, got ${JSON.stringify(redactUrl(redisUrl))}`);
+        if (redisUrl !== undefined) {
+            try {
+                parseRedisUrl(redisUrl); // redis://, rediss:// or redis+cluster://: the message says which form is wrong
+            } catch (e) {
+                throw new UsageError(`--redis-url: ${(e as Error).message}`);
+            }
+        }
         const networkFile = args.options['network-file'] as string;
 
         io.progress(`cocoon up: ${SIMULATED_WARNING} — for development only; the network file holds dev wallet seeds`);

@@ -27,7 +27,7 @@ import { apiBases } from '../../../worker/service/blobs';
 export const workerCommand: Command = {
     path: ['worker'],
     summary: 'Run a provider worker: register the enclave, heartbeat, run routed jobs (simulated TEE: no hardware protection)',
-    usage: '[--network <file>] --wallet-seed <hex> [--api <url>[,<url>...]] [--redis <url>] [--tee simulated] [--price ocr=0.2 ...] [--capacity 1]',
+    usage: '[--network <file>] --wallet-seed <hex> [--api <url>[,<url>...]] [--redis <url>] [--tee simulated] [--price ocr=0.2 ...] [--capacity 2]',
     example: 'COCOON_WALLET_SEED=$(jq -r .devWallets[\\"provider-1\\"] .cocoon/network.json) cocoon worker --network .cocoon/network.json --price ocr=0.25 --capacity 2',
     options: [
         { name: 'network', type: 'string', description: `network file supplying endpoint, registry, api and redisUrl (default ${DEFAULT_NETWORK_FILE} when it exists and a flag is missing)`, env: 'COCOON_NETWORK' },
@@ -59,7 +59,7 @@ export const workerCommand: Command = {
         { name: 'catalog', type: 'string', description: 'model catalog, relative to the repository root (part of the measurement as written)', env: 'COCOON_CATALOG', default: DEFAULT_WORKER_IMAGE.catalog },
         { name: 'execution-provider', type: 'string', description: "onnxruntime execution provider: 'cpu' or 'cuda' (part of the measurement)", env: 'COCOON_EXECUTION_PROVIDER', default: 'cpu' },
         { name: 'price', type: 'list', description: 'price per job <model>=<TON>, model = ocr|vad|tensor or a 64-hex hash (repeatable; defaults ocr 0.2, vad 0.1, tensor 0.05)', env: 'COCOON_PRICES' },
-        { name: 'capacity', type: 'number', description: 'jobs run concurrently', env: 'COCOON_CAPACITY', default: 1 },
+        { name: 'capacity', type: 'number', description: 'jobs run at once (2 lets one job be sealed and claimed while the next one runs its model)', env: 'COCOON_CAPACITY', default: 2 },
         { name: 'endpoint-name', type: 'string', description: 'public name of this worker in its enclave record and heartbeat (≤ 120 bytes; default worker://<host>)', env: 'COCOON_ENDPOINT_NAME' },
     ],
     async run(args: ParsedArgs, io: CommandIO): Promise<number> {
