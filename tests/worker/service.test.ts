@@ -56,7 +56,7 @@ function captureLogger() {
     return pino({ level: 'debug' }, sink);
 }
 
-async function startWorker(providerIndex: number): Promise<{ service: WorkerService; enclave: Enclave; quote: Buffer; queue: Queue<WorkItem> }> {
+async function startWorker(providerIndex: number, capacity?: number): Promise<{ service: WorkerService; enclave: Enclave; quote: Buffer; queue: Queue<WorkItem> }> {
     const provider = net.providers[providerIndex];
     const tee = new SimulatedTee({ vendorPrivateKey: devVendorKeyPair(net.vendorSeed).privateKey, measurement: net.measurement });
     const enclave = new Enclave({ attestation: tee });
@@ -73,6 +73,7 @@ async function startWorker(providerIndex: number): Promise<{ service: WorkerServ
         endpoint: `test://${provider.name}`,
         logger: captureLogger(),
         heartbeatIntervalMs: 500,
+        capacity,
     });
     services.push(service);
     await service.start();
@@ -241,7 +242,7 @@ describe('one worker (provider-1)', () => {
 
 describe('drain (provider-2)', () => {
     it('stop({drain:true}) finishes the running job, hands back the waiting one, leaves the live set', async () => {
-        const w = await startWorker(1);
+        const w = await startWorker(1, 1); // capacity 1, so the second item waits behind the running one
         const outcomes = await outcomeListener(redisServer.url, w.queue);
         const owner = net.providers[1].address;
         try {
