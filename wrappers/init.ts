@@ -1,5 +1,5 @@
 import { Address, beginCell, Cell, Dictionary, toNano } from '@ton/core';
-import { EnclaveRecord, loadRegistration, NetworkParams, Registry, storeGovernance } from '../build/Registry/tact_Registry';
+import { EnclaveRecord, loadRegistration, NetworkParams, Registry, storeJobNetworkTerms, storeRegistryConfig } from '../build/Registry/tact_Registry';
 import { ProviderStake } from '../build/Registry/tact_ProviderStake';
 
 /**
@@ -19,19 +19,48 @@ export const DEFAULT_PARAMS: NetworkParams = {
     lockRatioBps: 20000n,
 };
 
-/** A new registry: no jobs, parameters version 1, empty allowlists, `owner` as governance owner. */
-export function registryInit(networkId: number, params: NetworkParams, treasury: Address, owner: Address): Promise<Registry> {
-    const governance = beginCell().store(storeGovernance({ $$type: 'Governance', owner, pendingOwner: null })).endCell();
+/**
+ * A new registry: no jobs, parameters version 1, empty allowlists, `owner` as governance owner. The registry keeps
+ * its cold state in a RegistryConfig ref and, for OpenJob, the network half of every job's terms pre-serialized
+ * (contracts/registry.tact): both are built here exactly as SetParams/SetTreasury rebuild them on-chain.
+ */
+export async function registryInit(networkId: number, params: NetworkParams, treasury: Address, owner: Address): Promise<Registry> {
+    const config = beginCell()
+        .store(
+            storeRegistryConfig({
+                $$type: 'RegistryConfig',
+                networkId: BigInt(networkId),
+                params,
+                paramsVersion: 1n,
+                treasury,
+                measurementCount: 0n,
+                modelCount: 0n,
+                governance: { $$type: 'Governance', owner, pendingOwner: null },
+            }),
+        )
+        .endCell();
+    const providerCode = (await providerStakeInit(treasury, owner)).init!.code;
+    const jobNetwork = beginCell()
+        .store(
+            storeJobNetworkTerms({
+                $$type: 'JobNetworkTerms',
+                networkId: BigInt(networkId),
+                protocolFeeBps: params.protocolFeeBps,
+                disputeWindow: params.disputeWindow,
+                slashBps: params.slashBps,
+                lockRatioBps: params.lockRatioBps,
+                treasury,
+                providerCodeHash: BigInt('0x' + providerCode.hash().toString('hex')),
+                providerCodeDepth: BigInt(providerCode.depth()),
+            }),
+        )
+        .endCell();
     return Registry.fromInit(
-        BigInt(networkId),
         0n,
-        params,
-        1n,
-        treasury,
-        0n,
-        0n,
+        params.maxJobDuration,
         Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.Uint(8)),
-        governance,
+        config,
+        jobNetwork.beginParse(),
     );
 }
 
