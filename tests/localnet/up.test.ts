@@ -10,7 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import Redis from 'ioredis';
 import { readNetworkFile } from '../../protocol/network-file';
-import { decodeHeartbeat, KEYS, ownerKeyOf } from '../../protocol/work';
+import { DEAD_LETTER_QUEUE, decodeHeartbeat, DISPATCH_QUEUE, KEYS, ownerKeyOf } from '../../protocol/work';
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -83,8 +83,8 @@ describe('cocoon up', () => {
             // the dashboard: the orchestrator's status page lists both providers; the queue board shows their queues
             const page = await (await fetch(ready.dashboard)).text();
             for (const p of ready.providers) expect(page).toContain(ownerKeyOf(p.owner).slice(2, 14));
-            const board = (await (await fetch(`${ready.queues}/api/queues?activeQueue=dispatch&status=waiting&page=1&jobsPerPage=10`)).json()) as { queues: { name: string }[] };
-            expect(board.queues.map((q) => q.name)).toEqual(expect.arrayContaining(['dispatch', 'dead-letter', ...ready.providers.map((p: { queue: string }) => p.queue)]));
+            const board = (await (await fetch(`${ready.queues}/api/queues?activeQueue=${encodeURIComponent(DISPATCH_QUEUE)}&status=waiting&page=1&jobsPerPage=10`)).json()) as { queues: { name: string }[] };
+            expect(board.queues.map((q) => q.name)).toEqual(expect.arrayContaining([DISPATCH_QUEUE, DEAD_LETTER_QUEUE, ...ready.providers.map((p: { queue: string }) => p.queue)]));
 
             child.kill('SIGINT');
             const exit = await exited;
