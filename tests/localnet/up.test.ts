@@ -15,6 +15,35 @@ import { DEAD_LETTER_QUEUE, decodeHeartbeat, DISPATCH_QUEUE, KEYS, ownerKeyOf } 
 const ROOT = path.join(__dirname, '..', '..');
 
 
+/** Spawns `cocoon up <args>`; `ready` resolves with the parsed ready line (or rejects when the process exits first). */
+function startUp(args: string[]) {
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('COCOON_') && k !== 'REDIS_URL'));
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'cocoon.js'), 'up', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<{ code: number | null; signal: string | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const ready = new Promise<any>((resolve, reject) => {
+        let buf = '';
+        const timer = setTimeout(() => reject(new Error(`no ready line within 150 s; stderr:\n${stderr.slice(-3000)}`)), 150_000);
+        child.stdout.on('data', (d) => {
+            buf += d;
+            for (const line of buf.split('\n')) {
+                try {
+                    const v = JSON.parse(line);
+                    if (v.ready === true) {
+                        clearTimeout(timer);
+                        resolve(v);
+                    }
+                } catch {
+                    // not the ready line yet
+                }
+            }
+        });
+        exited.then((e) => reject(new Error(`cocoon up exited (${e.signal ?? e.code}) before ready; stderr:\n${stderr.slice(-3000)}`)));
+    });
+    return { child, exited, ready };
+}
+
 describe('cocoon up', () => {
     let tmp: string;
 
@@ -26,31 +55,10 @@ describe('cocoon up', () => {
     it('starts a network with two workers that heartbeat, writes the network file, and stops everything on SIGINT', async () => {
         const networkFile = path.join(tmp, 'network.json');
         const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('COCOON_') && k !== 'REDIS_URL'));
-        const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'cocoon.js'), 'up', '--workers', '2', '--dashboard', '--json', '--network-file', networkFile], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-        const exited = new Promise<{ code: number | null; signal: string | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
-        let stderr = '';
-        child.stderr.on('data', (d) => (stderr += d));
+        const { child, exited, ready: readyLine } = startUp(['--workers', '2', '--dashboard', '--json', '--network-file', networkFile]);
         let redis: Redis | undefined;
         try {
-            const ready = await new Promise<any>((resolve, reject) => {
-                let buf = '';
-                const timer = setTimeout(() => reject(new Error(`no ready line within 150 s; stderr:\n${stderr.slice(-3000)}`)), 150_000);
-                child.stdout.on('data', (d) => {
-                    buf += d;
-                    for (const line of buf.split('\n')) {
-                        try {
-                            const v = JSON.parse(line);
-                            if (v.ready === true) {
-                                clearTimeout(timer);
-                                resolve(v);
-                            }
-                        } catch {
-                            // not the ready line yet
-                        }
-                    }
-                });
-                exited.then((e) => reject(new Error(`cocoon up exited (${e.signal ?? e.code}) before ready; stderr:\n${stderr.slice(-3000)}`)));
-            });
+            const ready = await readyLine;
             expect(ready.providers).toHaveLength(2);
             expect(ready.warning).toBe('simulated TEE: no hardware protection');
 
@@ -113,4 +121,23 @@ describe('cocoon up', () => {
         }
         expect(fs.existsSync(path.join(tmp, 'never.json'))).toBe(false);
     });
+
+    it('a SIGINT sent the moment the ready line appears still stops everything cleanly', async () => {
+        const networkFile = path.join(tmp, 'network-quick.json');
+        const { child, exited, ready } = startUp(['--workers', '1', '--json', '--network-file', networkFile]);
+        try {
+            const line = await ready;
+            child.kill('SIGINT');
+            expect(await exited).toEqual({ code: 0, signal: null });
+            const pids = Object.values(line.pids as Record<string, number>).filter((pid) => pid !== child.pid);
+            expect(pids.length).toBe(3); // orchestrator, redis, 1 worker
+            for (const pid of pids) expect(isAlive(pid)).toBe(false);
+            expect(fs.existsSync(networkFile)).toBe(false);
+        } finally {
+            if (child.exitCode === null && child.signalCode === null) {
+                child.kill('SIGTERM');
+                await exited;
+            }
+        }
+    }, 240_000);
 });

@@ -67,6 +67,7 @@ export const devnet: Command = {
             return 1;
         }
         const devnet = node;
+        const shutdown = untilShutdownSignal(); // listening before the ready line: see up.ts
         io.out(JSON.stringify({ event: 'ready', endpoint: devnet.endpoint }));
         io.progress(
             `devnet serving ${devnet.endpoint}` +
@@ -74,7 +75,7 @@ export const devnet: Command = {
                 `; ${fund.length} address(es) funded. Ctrl-C to stop.`,
         );
 
-        const signal = await untilShutdownSignal();
+        const signal = await shutdown;
         io.progress(`devnet: ${signal} received, shutting down`);
         try {
             await devnet.close();

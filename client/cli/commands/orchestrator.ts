@@ -113,9 +113,10 @@ export const orchestratorCommand: Command = {
             await svc.close().catch(() => undefined);
             return 1;
         }
+        const shutdown = untilShutdownSignal(); // listening before the ready line: see up.ts
         io.out(JSON.stringify({ ready: true, api: svc.url, instance: svc.instanceId }));
 
-        const signal = await untilShutdownSignal();
+        const signal = await shutdown;
         logger.info({ signal }, 'shutting down');
         try {
             await svc.close();

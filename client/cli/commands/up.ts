@@ -76,6 +76,9 @@ export const up: Command = {
                 return 1;
             }
         }
+        // listen for Ctrl-C before saying we are ready: a script that stops us right after the ready line must get
+        // the clean shutdown below, not the default kill
+        const shutdown = untilShutdownSignal();
         const displayFile = path.relative(process.cwd(), local.networkFile) || local.networkFile;
         const networkFlag = path.resolve(local.networkFile) === path.resolve(DEFAULT_NETWORK_FILE) ? '' : ` --network ${displayFile}`;
         const tryLine = `npx cocoon job run --model ocr --input demo/assets/ocr-confidential.png${networkFlag}`;
@@ -118,7 +121,7 @@ export const up: Command = {
             });
         }
         // a second Ctrl-C while stopping gives up waiting (children still get SIGTERM from the exit hook)
-        const signal = await untilShutdownSignal();
+        const signal = await shutdown;
         stopping = true;
         io.progress(`cocoon up: ${signal} received, stopping`);
         try {

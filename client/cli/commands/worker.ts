@@ -130,10 +130,11 @@ export const workerCommand: Command = {
             io.error(`cocoon worker: cannot start: ${(e as Error).message}`);
             return 1;
         }
+        const shutdown = untilShutdownSignal(); // listening before the ready line: see up.ts
         io.out(JSON.stringify({ ready: true, owner: service.owner, queue: service.queueName, measurement }));
 
         // a second signal while draining forces the exit (running jobs stay Open for another provider)
-        const signal = await untilShutdownSignal();
+        const signal = await shutdown;
         logger.info({ signal }, 'draining');
         try {
             await service.stop({ drain: true });
