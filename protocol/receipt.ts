@@ -1,6 +1,7 @@
 import * as crypto from 'crypto';
 import { Address, beginCell, Cell } from '@ton/core';
 import { sign } from '@ton/crypto';
+import { ed25519PublicKeyObject } from './ed25519';
 
 /**
  * The result receipt an enclave signs and the job escrow verifies on-chain (JobEscrow, SubmitReceipt).
@@ -86,7 +87,7 @@ export function verifyReceipt(r: ReceiptFields, signature: Buffer, publicKey: Bu
     if (signature.length !== 64 || publicKey.length !== 32) return false;
     let key: crypto.KeyObject;
     try {
-        key = crypto.createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: publicKey.toString('base64url') }, format: 'jwk' });
+        key = ed25519PublicKeyObject(publicKey);
     } catch {
         return false;
     }

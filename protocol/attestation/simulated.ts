@@ -1,6 +1,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { ed25519PublicKeyObject } from '../ed25519';
 import { AttestationProvider, checkReportData, REPORT_DATA_LENGTH } from './types';
 
 /**
@@ -95,7 +96,7 @@ export function parseVendorPublicKey(key: crypto.KeyObject | Buffer | string): c
         raw = key;
     }
     if (raw.length !== 32) throw new Error(`vendor public key must be 32 bytes, got ${raw.length}`);
-    return crypto.createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') }, format: 'jwk' });
+    return ed25519PublicKeyObject(raw);
 }
 
 // ------------------------------------------------------------------------------------------------ measurement

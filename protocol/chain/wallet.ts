@@ -1,4 +1,5 @@
 import * as crypto from 'crypto';
+import { ed25519PrivateKeyObject } from '../ed25519';
 /**
  * WalletSender: sends messages from a standard wallet (V4R2 or V5R1) through a ChainClient.
  *
@@ -125,11 +126,7 @@ export class WalletSender implements Sender {
         this.waitTimeoutMs = opts.waitTimeoutMs ?? 90_000;
         this.pollMs = opts.pollIntervalMs ?? 1_000;
         this.sendAttempts = opts.sendAttempts ?? 3;
-        const { secretKey, publicKey } = opts.keyPair; // tweetnacl layout: secretKey = seed ‖ public key
-        this.signingKey = crypto.createPrivateKey({
-            key: { kty: 'OKP', crv: 'Ed25519', d: secretKey.subarray(0, 32).toString('base64url'), x: publicKey.toString('base64url') },
-            format: 'jwk',
-        });
+        this.signingKey = ed25519PrivateKeyObject(opts.keyPair);
     }
 
     static async fromMnemonic(client: ChainClient, mnemonic: string | string[], opts: Omit<WalletSenderOptions, 'keyPair'>): Promise<WalletSender> {
@@ -236,11 +233,7 @@ export class WalletSender implements Sender {
         return { seqno, hash: cell.hash(), normalizedHash, validUntil, included };
     }
 
-    /**
-     * Signs with Node's native Ed25519 (OpenSSL) instead of @ton/crypto's tweetnacl: the same deterministic RFC 8032
-     * signature over the same cell hash, ~0.05 ms instead of ~7 ms on these machines, which every wallet transaction
-     * of a busy worker or client pays.
-     */
+    /** Signs with Node's native Ed25519 (protocol/ed25519.ts): the same signature over the same cell hash as tweetnacl. */
     private createTransfer(seqno: number, messages: MessageRelaxed[], sendMode: SendMode, validUntil: number): Promise<Cell> {
         const key = this.signingKey;
         const signer = async (message: Cell) => crypto.sign(null, message.hash(), key);

@@ -16,7 +16,8 @@
 import { Address, fromNano, toNano } from '@ton/core';
 import { JobResult } from '../../client/sdk';
 import { charAccuracy, renderTextImage, requireImageMagick } from '../helpers/media';
-import { alive, E2eNetwork, escrowEvents, firstActiveProvider, jobStatus, JobStatusBody, killHard, leftoverProcesses, sleep, startE2eNetwork, waitUntil } from '../helpers/e2e';
+import { isAlive } from '../helpers/cli';
+import { E2eNetwork, escrowEvents, firstActiveProvider, jobStatus, JobStatusBody, killHard, leftoverProcesses, sleep, startE2eNetwork, waitUntil } from '../helpers/e2e';
 
 const LINES = Array.from({ length: 10 }, (_, i) => `Line ${i + 1} of the crash test document`);
 /** after the work item became active: past the escrow read and the envelope fetch, well inside the enclave run */
@@ -88,7 +89,7 @@ describe('a worker killed mid-job', () => {
         const victimProcess = net.net.workers[victimIndex];
         await sleep(KILL_AFTER_ACTIVE_MS);
         await killHard(victimProcess);
-        expect(alive(victimProcess.pid)).toBe(false);
+        expect(isAlive(victimProcess.pid)).toBe(false);
         // killed before it claimed: the escrow is still Open (the worker claims only after its enclave run), and the
         // victim's last words are that it started the item — its enclave never finished the job
         const atKill = await handle.status();

@@ -19,6 +19,7 @@ import { CocoonClient } from '../../client/sdk';
 import { decodeEvent, EventName } from '../../orchestrator/watcher/events';
 import { ChainClient, WalletSender } from '../../protocol/chain';
 import { walletFromSeed } from '../../protocol/network-file';
+import { isAlive } from './cli';
 import { AttemptRecord, QUEUE_PREFIX, WorkItem, workQueueName } from '../../protocol/work';
 import { liveChildCount, ManagedChild, startCocoon } from '../../localnet/processes';
 import { LocalNetwork, startLocalNetwork } from '../../localnet/up';
@@ -176,16 +177,6 @@ export async function startE2eNetwork(opts: { workers: number }): Promise<E2eNet
     };
 }
 
-/** True while a process with this pid exists. */
-export function alive(pid: number): boolean {
-    try {
-        process.kill(pid, 0);
-        return true;
-    } catch {
-        return false;
-    }
-}
-
 /** SIGKILL (no drain, no cleanup: a crash) and wait until the process is gone. */
 export async function killHard(child: ManagedChild): Promise<void> {
     child.process.kill('SIGKILL');
@@ -195,7 +186,7 @@ export async function killHard(child: ManagedChild): Promise<void> {
 
 /** Every child this test process started has exited and none of the given pids is alive: no leftovers. */
 export function leftoverProcesses(pids: number[]): string[] {
-    const left = pids.filter(alive).map((p) => `pid ${p}`);
+    const left = pids.filter(isAlive).map((p) => `pid ${p}`);
     if (liveChildCount() > 0) left.push(`${liveChildCount()} managed child(ren) still running`);
     return left;
 }

@@ -4,6 +4,7 @@ import { Address } from '@ton/core';
 import { keyPairFromSeed } from '@ton/crypto';
 import { envelopeCommitment, EnvelopeError, InputBinding, openInput, sealResult } from '../../protocol/envelope';
 import { ResultSealerThread } from './resultSealer';
+import { ed25519PrivateKeyObject } from '../../protocol/ed25519';
 import { enclaveReportData } from '../../protocol/enclave-keys';
 import { bufferToUint256, receiptHash, ReceiptFields } from '../../protocol/receipt';
 import { EphemeralKeyPool, exportX25519PublicKey, recipientId, X25519Recipient, x25519SharedSecret } from '../../protocol/x25519';
@@ -86,10 +87,7 @@ export class Enclave {
     constructor(options: EnclaveOptions = {}) {
         const seed = crypto.randomBytes(32);
         const ed = keyPairFromSeed(seed);
-        this.#edPrivateKey = crypto.createPrivateKey({
-            key: { kty: 'OKP', crv: 'Ed25519', d: seed.toString('base64url'), x: ed.publicKey.toString('base64url') },
-            format: 'jwk',
-        });
+        this.#edPrivateKey = ed25519PrivateKeyObject(ed);
         seed.fill(0);
         ed.secretKey.fill(0);
         this.#edPublicKey = ed.publicKey;
@@ -145,10 +143,6 @@ export class Enclave {
     /** Decrypts an input envelope addressed to this enclave. Prefer runJob, which keeps the plaintext inside. */
     openInput(envelope: Buffer, binding: InputBinding): Buffer {
         return openInput(envelope, binding, this.#recipient);
-    }
-
-    sealResult(plaintext: Buffer, binding: { networkId: number; job: Address | string; modelHash: Buffer; clientResultPublicKey: Buffer }): Buffer {
-        return sealResult(plaintext, binding);
     }
 
     /**
