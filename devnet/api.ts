@@ -38,6 +38,9 @@ export type Handler = (chain: DevnetChain, params: Params) => unknown | Promise<
 /** Largest page getTransactions returns (toncenter's REST endpoint allows 100; @ton/ton asks limit+1 with a cursor). */
 export const MAX_TX_LIMIT = 1000;
 
+/** Most accounts one devnetWaitTransaction call may watch. */
+export const MAX_WAIT_ADDRESSES = 10_000;
+
 function accountOf(chain: DevnetChain, address: Address) {
     const sa = chain.account(address);
     if (address.equals(CONFIG_ADDRESS) && sa?.account?.storage.state.type !== 'active') return chain.configAccount();
@@ -289,6 +292,29 @@ export const methods: Record<string, Handler> = {
 
     unpackAddress(_chain, p) {
         return addressParam(p).toRawString();
+    },
+
+    /**
+     * Devnet-only push for pollers: answers once one of `addresses` (an array of addresses, or one `address`; neither:
+     * any account) has a transaction with lt > `after_lt`, or after `timeout_ms` (default 10 000, at most 30 000).
+     * Result: `moved` (whether a watched account has such a transaction), `changed` (the named accounts that do, raw,
+     * with their newest lt) and `lt` (the newest lt among the watched accounts: the next call's after_lt).
+     */
+    async devnetWaitTransaction(chain, p) {
+        let watched: Address[] = [];
+        if (has(p, 'addresses')) {
+            const list = p.addresses;
+            if (!Array.isArray(list) || list.length > MAX_WAIT_ADDRESSES) {
+                throw invalidParam(`Parameter "addresses" must be an array of at most ${MAX_WAIT_ADDRESSES} addresses, got ${describe(list)}`);
+            }
+            watched = list.map((a, i) => parseAddressValue(a, `addresses[${i}]`));
+        } else if (has(p, 'address')) {
+            watched = [addressParam(p)];
+        }
+        const afterLt = intParam(p, 'after_lt', { min: 0n }) ?? 0n;
+        const timeoutMs = Number(intParam(p, 'timeout_ms', { min: 0n, max: 30_000n }) ?? 10_000n);
+        const r = await chain.waitTransaction(watched.map((a) => a.toRawString()), afterLt, timeoutMs);
+        return { '@type': 'devnet.waitTransactionResult', moved: r.moved, changed: r.changed.map(([account, lt]) => ({ account, lt: lt.toString() })), lt: r.lt.toString() };
     },
 
     /** Devnet-only: mint `amount` nanoTON to `address` (as `--fund` does); resolves after the transaction. */

@@ -128,6 +128,12 @@ export class DevnetChain {
     private configAccountCache?: { config: Cell; account: ShardAccount };
     /** Transactions of the job being executed (filled by the recording hook). */
     private jobTxs: TxEntry[] | undefined;
+    /** Pollers parked in waitTransaction, by raw account address ('*' for any account). */
+    private readonly txWaiters = new Map<string, Set<TxWaiter>>();
+    /** Newest transaction lt recorded, by raw account address. */
+    private readonly accountLts = new Map<string, bigint>();
+    /** Set on shutdown: waitTransaction answers at once. */
+    private shuttingDown = false;
     private dirty = false;
     private lastSave = 0;
     private saveTimer?: NodeJS.Timeout;
@@ -350,6 +356,70 @@ export class DevnetChain {
         });
     }
 
+    /**
+     * The devnet's push for pollers (served as devnetWaitTransaction): resolves once one of `accounts` (raw
+     * "wc:hex" addresses; empty: any account) has a transaction with lt > afterLt, or when `timeoutMs` passes.
+     * Returns the named accounts that changed (with their newest lt), whether anything watched moved, and the newest
+     * lt among the watched accounts, which the caller passes back as its next afterLt. A poller that waits here instead of sleeping reacts the moment
+     * its transaction lands and asks nothing while nothing happens; toncenter has no such call, so ChainClient
+     * falls back to sleeping there.
+     */
+    waitTransaction(accounts: readonly string[], afterLt: bigint, timeoutMs: number): Promise<{ changed: [string, bigint][]; lt: bigint; moved: boolean }> {
+        const keys = accounts.length === 0 ? [ANY_ACCOUNT] : [...new Set(accounts)];
+        const snapshot = () => {
+            const changed: [string, bigint][] = [];
+            let lt = 0n;
+            for (const k of keys) {
+                const at = this.accountLts.get(k) ?? 0n;
+                if (at > lt) lt = at;
+                if (at > afterLt && k !== ANY_ACCOUNT) changed.push([k, at]);
+            }
+            return { changed, lt, moved: lt > afterLt };
+        };
+        const now = snapshot();
+        if (now.moved || timeoutMs <= 0 || this.shuttingDown) return Promise.resolve(now);
+        return new Promise((resolve) => {
+            let settled = false;
+            const waiter: TxWaiter = {
+                afterLt,
+                settle: () => {
+                    if (settled) return;
+                    settled = true;
+                    clearTimeout(timer);
+                    for (const k of keys) {
+                        const set = this.txWaiters.get(k);
+                        set?.delete(waiter);
+                        if (set?.size === 0) this.txWaiters.delete(k);
+                    }
+                    // answer after the current transaction chain step: the caller's next read sees its effects
+                    setImmediate(() => resolve(snapshot()));
+                },
+            };
+            const timer = setTimeout(waiter.settle, timeoutMs);
+            for (const k of keys) {
+                let set = this.txWaiters.get(k);
+                if (!set) this.txWaiters.set(k, (set = new Set()));
+                set.add(waiter);
+            }
+        });
+    }
+
+    /** Answers every parked waitTransaction now (before shutdown, so the HTTP server has no long request left). */
+    releaseWaiters(): void {
+        this.shuttingDown = true;
+        for (const set of [...this.txWaiters.values()]) for (const w of [...set]) w.settle();
+    }
+
+    private noteLt(entry: TxEntry): void {
+        if ((this.accountLts.get(entry.account) ?? 0n) < entry.lt) this.accountLts.set(entry.account, entry.lt);
+        if ((this.accountLts.get(ANY_ACCOUNT) ?? 0n) < entry.lt) this.accountLts.set(ANY_ACCOUNT, entry.lt);
+        if (this.txWaiters.size === 0) return;
+        for (const k of [entry.account, ANY_ACCOUNT]) {
+            const set = this.txWaiters.get(k);
+            if (set) for (const w of [...set]) if (entry.lt > w.afterLt) w.settle();
+        }
+    }
+
     /** Resolves when no message is queued or being processed. */
     waitIdle(): Promise<void> {
         if (!this.running && this.queue.length === 0) return Promise.resolve();
@@ -366,6 +436,7 @@ export class DevnetChain {
     async close(drainTimeoutMs = 10_000): Promise<void> {
         if (this.closed) return;
         this.closed = true;
+        this.releaseWaiters();
         if (this.saveTimer) clearInterval(this.saveTimer);
         let timer: NodeJS.Timeout | undefined;
         const drained = await Promise.race([
@@ -444,7 +515,10 @@ export class DevnetChain {
             libs: state.libs ? Cell.fromBase64(state.libs) : undefined,
             transactions: [],
         });
-        for (const t of txs) this.index.add(t);
+        for (const t of txs) {
+            this.index.add(t);
+            this.noteLt(t);
+        }
         this.chainId = state.chainId;
         this.seqno = state.seqno;
         this.lastNow = state.now;
@@ -529,12 +603,21 @@ export class DevnetChain {
             boc: tx.raw.toBoc().toString('base64'),
         };
         this.index.add(entry);
+        this.noteLt(entry);
         this.prerender(entry);
         this.jobTxs?.push(entry);
         if (this.store) this.unsaved.push(entry);
         this.dirty = true;
         return entry;
     }
+}
+
+/** The key of waiters on any account (raw addresses always contain a colon). */
+const ANY_ACCOUNT = '*';
+
+interface TxWaiter {
+    afterLt: bigint;
+    settle(): void;
 }
 
 function firstLine(s: string): string {

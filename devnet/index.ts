@@ -125,6 +125,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
             save: () => chain.saveNow(),
             close: () => {
                 closing ??= (async () => {
+                    chain.releaseWaiters(); // long-polling clients get their answer instead of a cut connection
                     await closeServer(s);
                     await chain.close();
                 })();

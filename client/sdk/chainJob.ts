@@ -97,6 +97,7 @@ export async function findOpenedJob(
     const wallet = sent.info.src;
     const createdLt = sent.info.createdLt;
     const until = Date.now() + (opts.timeoutMs ?? 60_000);
+    let registryLt = walletTx.lt; // the registry's transactions up to this lt were searched
     for (;;) {
         const tx = await findInboundTransaction(chain, registry, wallet, createdLt, walletTx.lt);
         if (tx) {
@@ -122,7 +123,9 @@ export async function findOpenedJob(
         if (Date.now() > until) {
             throw new CocoonError('OPEN_FAILED', `the registry has not processed the OpenJob sent in ${walletTx.hash.toString('hex')} yet`, 'look the job up later with `cocoon job status`; do not resend (it may still land)');
         }
-        await sleep(opts.pollMs ?? 250);
+        // look again once the registry has a newer transaction (pushed by the devnet; a sleep elsewhere)
+        const waited = await chain.waitForTransactions([registry], registryLt, opts.pollMs ?? 250);
+        if (waited.lt !== undefined && waited.lt > registryLt) registryLt = waited.lt;
     }
 }
 

@@ -1,6 +1,7 @@
 /**
- * JobHandle: one job after it was opened. Its state comes from polling the escrow's `state` getter (250 ms) while
- * someone listens or waits; events fire in lifecycle order even when a poll skipped a state (a job first seen
+ * JobHandle: one job after it was opened. Its state comes from polling the escrow's `state` getter while someone
+ * listens or waits: again each time the escrow has a new transaction (the devnet pushes it), or every pollMs
+ * (250 ms) on endpoints that cannot push; events fire in lifecycle order even when a poll skipped a state (a job first seen
  * Settled emits opened, claimed, committed, settled), and each is followed by a 'progress' event.
  */
 import { EventEmitter } from 'events';
@@ -102,6 +103,8 @@ export class JobHandle extends EventEmitter {
     private readonly progressed = new Set<string>();
     private readonly waiters = new Set<(s: JobSnapshot | Error) => void>();
     private timer: NodeJS.Timeout | undefined;
+    /** Bumped whenever polling (re)starts: a push wait of an older poller ends without polling. */
+    private pollGeneration = 0;
     private polling = false;
     private last: JobSnapshot | undefined;
 
@@ -309,6 +312,7 @@ export class JobHandle extends EventEmitter {
             return;
         }
         this.polling = true;
+        this.pollGeneration++; // a wait still pending from before close() must not start a second poller
         this.timer = setTimeout(() => void this.tick(), now ? 0 : this.ctx.pollMs);
     }
 
@@ -333,7 +337,16 @@ export class JobHandle extends EventEmitter {
         if (!(s instanceof Error) && TERMINAL.has(s.state)) return;
         if (!this.listening()) return;
         this.polling = true;
-        this.timer = setTimeout(() => void this.tick(), this.ctx.pollMs);
+        if (s instanceof Error || this.lastReadLt === undefined) {
+            this.timer = setTimeout(() => void this.tick(), this.ctx.pollMs);
+            return;
+        }
+        // the next poll once the escrow has a new transaction (pushed by the devnet; after pollMs elsewhere)
+        const generation = ++this.pollGeneration;
+        const next = () => {
+            if (this.polling && this.pollGeneration === generation) void this.tick();
+        };
+        this.ctx.chain.waitForTransactions([this.address], this.lastReadLt, this.ctx.pollMs).then(next, next);
     }
 
     /** Records a snapshot and emits the events it implies that were not emitted yet. */
@@ -354,6 +367,7 @@ export class JobHandle extends EventEmitter {
     close(): void {
         if (this.timer) clearTimeout(this.timer);
         this.polling = false;
+        this.pollGeneration++;
         this.removeAllListeners();
     }
 }

@@ -27,7 +27,8 @@ import { CHAIN_TAG, hashTagOf } from '../../protocol/work';
 import { isCluster, RedisClient } from '../../protocol/redis';
 
 /** What the watcher needs from the chain: raw toncenter calls (getTransactions) and get methods via open(). */
-export type WatcherChain = Pick<ChainClient, 'call' | 'open'>;
+/** What the watcher needs of a chain client; without waitForTransactions it polls on its interval only. */
+export type WatcherChain = Pick<ChainClient, 'call' | 'open'> & Partial<Pick<ChainClient, 'waitForTransactions'>>;
 
 export interface HandlerContext {
     /**
@@ -142,6 +143,9 @@ interface Followed {
 }
 
 const OP_CHECK_ENCLAVE = 0x7c0c100a;
+
+/** Most followed accounts named in one push wait; beyond it the watcher waits for news on any account. */
+const MAX_PUSH_ADDRESSES = 5_000;
 
 class Stopped extends Error {}
 
@@ -360,15 +364,49 @@ export class ChainWatcher {
 
     // ---------------- loop ----------------
 
+    /**
+     * Polls every followed address each pollIntervalMs. Between two full polls it waits for news instead of idling:
+     * on the devnet the chain pushes which followed accounts have new transactions, and only those are polled at
+     * once (elsewhere the wait is a plain sleep until the next full poll).
+     */
     private async run(): Promise<void> {
+        let lastFull = 0;
+        let only: Set<string> | undefined;
         while (!this.stopping) {
             const started = Date.now();
+            if (only === undefined) lastFull = started;
             this.followedMore = false;
-            await this.poll();
+            await this.poll(only);
             if (this.stopping) break;
-            const wait = this.followedMore ? 0 : Math.max(0, this.opts.pollIntervalMs - (Date.now() - started));
-            await this.sleep(wait);
+            only = undefined;
+            if (this.followedMore) continue;
+            const wait = Math.max(0, this.opts.pollIntervalMs - (Date.now() - lastFull));
+            if (wait > 0) only = await this.waitForNews(wait);
         }
+    }
+
+    /** Newest lt the chain pushed for the followed accounts (0: nothing pushed yet). */
+    private pushedLt = 0n;
+
+    /** Waits up to `ms` for transactions on followed accounts; returns the ones that have some, or undefined (poll all). */
+    private async waitForNews(ms: number): Promise<Set<string> | undefined> {
+        const addresses = this.followed.size <= MAX_PUSH_ADDRESSES ? [...this.followed.values()].map((f) => f.address) : [];
+        const stopped = this.sleep(ms);
+        const waitFor = this.opts.chain.waitForTransactions?.bind(this.opts.chain);
+        if (!waitFor) {
+            await stopped;
+            return undefined;
+        }
+        const pushed = waitFor(addresses, this.pushedLt, ms).catch(() => undefined);
+        const r = await Promise.race([pushed, stopped.then(() => undefined)]);
+        if (r?.pushed && r.lt !== undefined && r.lt > this.pushedLt) this.pushedLt = r.lt;
+        if (r?.pushed && r.moved && !this.stopping) {
+            this.wake(); // end the sleep half of the race
+            if (addresses.length === 0) return undefined; // too many to name: poll them all
+            return new Set(r.changed.map((c) => c.address.toRawString()));
+        }
+        await stopped; // nothing happened (or the wait failed): the full poll comes at its time
+        return undefined;
     }
 
     private sleep(ms: number): Promise<void> {
@@ -386,9 +424,9 @@ export class ChainWatcher {
         w?.();
     }
 
-    private async poll(): Promise<void> {
+    private async poll(only?: ReadonlySet<string>): Promise<void> {
         const now = Date.now();
-        const due = [...this.followed.values()].filter((f) => f.retryAt <= now);
+        const due = [...this.followed.values()].filter((f) => f.retryAt <= now && (only === undefined || only.has(f.raw)));
         let next = 0;
         const worker = async () => {
             while (!this.stopping && next < due.length) {

@@ -29,7 +29,7 @@ import {
     storeMessage,
     toNano,
 } from '@ton/core';
-import { GetMethodError } from './errors';
+import { ChainApiError, GetMethodError } from './errors';
 import { normalizedMessageHash } from './hash';
 import { parseApiStack, serializeApiStack } from './stack';
 import { CallOptions, JsonRpcTransport, TransportOptions } from './transport';
@@ -101,11 +101,68 @@ interface RawTransaction {
 
 const TX_PAGE = 16;
 
+/** Longest single push wait (ms); longer waits are several calls. Below every sane request timeout. */
+const MAX_PUSH_WAIT_MS = 10_000;
+
+/** What waitForTransactions saw. */
+export interface TransactionWait {
+    /** Whether a watched account (any account, when none were named) has a transaction after `afterLt`. */
+    moved: boolean;
+    /** The named accounts with a transaction after `afterLt`, newest lt each (empty when the wait ran out). */
+    changed: { address: Address; lt: bigint }[];
+    /** Newest lt among the watched accounts (pass it back as the next afterLt); absent when nothing was pushed. */
+    lt?: bigint;
+    /** false when the endpoint cannot push and the call simply slept. */
+    pushed: boolean;
+}
+
+interface RawWaitResult {
+    moved: boolean;
+    changed: { account: string; lt: string }[];
+    lt: string;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
 export class ChainClient {
     readonly transport: JsonRpcTransport;
 
+    /** Whether the endpoint answers devnetWaitTransaction: unknown until the first wait. */
+    private push: 'unknown' | 'yes' | 'no' = 'unknown';
+
     constructor(opts: ChainClientOptions) {
         this.transport = new JsonRpcTransport(opts);
+    }
+
+    /**
+     * Waits until one of `addresses` (none: any account) has a transaction with lt > afterLt, or `maxWaitMs` passed,
+     * whichever is first. Pollers call this instead of sleeping between two reads.
+     *
+     * On the devnet this is a push: one long request that the node answers the moment such a transaction is
+     * executed, so a poller reacts at once and sends nothing while nothing happens. toncenter and ton-http-api have
+     * no such call: there the first attempt's error marks the endpoint and every wait is a plain sleep (the caller
+     * then reads as it always did).
+     */
+    async waitForTransactions(addresses: readonly Address[], afterLt: bigint, maxWaitMs: number): Promise<TransactionWait> {
+        const until = Date.now() + Math.max(0, maxWaitMs);
+        if (this.push !== 'no' && maxWaitMs > 0) {
+            const timeoutMs = Math.max(0, Math.min(maxWaitMs, MAX_PUSH_WAIT_MS, this.transport.requestTimeoutMs - 1_000));
+            try {
+                const r = await this.call<RawWaitResult>(
+                    'devnetWaitTransaction',
+                    { addresses: addresses.map((a) => a.toRawString()), after_lt: afterLt.toString(), timeout_ms: timeoutMs },
+                    { retry: false },
+                );
+                this.push = 'yes';
+                return { moved: r.moved, changed: r.changed.map((c) => ({ address: Address.parseRaw(c.account), lt: BigInt(c.lt) })), lt: BigInt(r.lt), pushed: true };
+            } catch (e) {
+                // An answer that is an error means the method does not exist here; a network error says nothing.
+                if (e instanceof ChainApiError && this.push === 'unknown') this.push = 'no';
+            }
+        }
+        const left = until - Date.now();
+        if (left > 0) await sleep(left);
+        return { moved: false, changed: [], pushed: false };
     }
 
     get endpoint(): string {

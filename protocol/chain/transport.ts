@@ -65,6 +65,11 @@ export class JsonRpcTransport {
         this.fetchImpl = opts.fetch ?? (globalThis.fetch as unknown as FetchLike);
     }
 
+    /** How long one request may take before it fails (ms). */
+    get requestTimeoutMs(): number {
+        return this.timeoutMs;
+    }
+
     async call<T>(method: string, params: Record<string, unknown>, options: CallOptions = {}): Promise<T> {
         const attempts = options.retry === false ? 1 : this.retry.attempts;
         for (let attempt = 0; ; attempt++) {

@@ -28,7 +28,7 @@ import {
     storeMessage,
 } from '@ton/core';
 import { WalletContractV4, WalletContractV5R1 } from '@ton/ton';
-import { ChainClient, ChainTransaction } from './client';
+import { AccountState, ChainClient, ChainTransaction } from './client';
 import { ChainApiError, ChainNetworkError, InclusionTimeoutError, SendRejectedError, SeqnoConflictError } from './errors';
 import { normalizedMessageHash } from './hash';
 import { backoffDelay } from './transport';
@@ -148,8 +148,13 @@ export class WalletSender implements Sender {
 
     /** The wallet's seqno (0 while it is not deployed). */
     async getSeqno(): Promise<number> {
-        const acc = await this.client.getAccount(this.address);
+        return this.seqnoOf(await this.client.getAccount(this.address));
+    }
+
+    /** The seqno in an account state read just before: from the wallet's data, with no get method to run. */
+    private async seqnoOf(acc: AccountState): Promise<number> {
         if (acc.status !== 'active') return 0;
+        if (acc.data) return seqnoFromWalletData(this.opts.version, acc.data);
         return (await this.client.runGetMethod(this.address, 'seqno')).reader.readNumber();
     }
 
@@ -202,7 +207,7 @@ export class WalletSender implements Sender {
         const acc = await this.client.getAccount(this.address);
         if (acc.status === 'frozen') throw new SendRejectedError(this.address.toString(), -1, 'the wallet account is frozen');
         const deployed = acc.status === 'active';
-        const seqno = deployed ? (await this.client.runGetMethod(this.address, 'seqno')).reader.readNumber() : 0;
+        const seqno = await this.seqnoOf(acc);
         const sinceLt = acc.lastTransaction?.lt ?? 0n;
         const validUntil = Math.floor(Date.now() / 1000) + this.ttl;
         const body = await this.createTransfer(seqno, messages, sendMode, validUntil);
@@ -251,16 +256,19 @@ export class WalletSender implements Sender {
         let seenLt = sinceLt;
         for (;;) {
             let current = seqno;
+            let lagging = false;
             try {
                 // The account's last transaction is the cheap signal (no get method): only when it moved is it
                 // worth reading the seqno and looking for our message.
-                const lastLt = (await this.client.getAccount(this.address)).lastTransaction?.lt ?? 0n;
-                if (lastLt > seenLt) current = await this.getSeqno();
+                const acc = await this.client.getAccount(this.address);
+                const lastLt = acc.lastTransaction?.lt ?? 0n;
+                if (lastLt > seenLt) current = await this.seqnoOf(acc);
                 if (current > seqno) {
                     const tx = await this.client.findExternalTransaction(this.address, normalizedHash, { toLt: sinceLt });
                     if (tx) return tx;
                     // The state may be ahead of the transaction index of a lagging API node: look a few more times.
                     if (++advancedWithoutUs >= 3) throw new SeqnoConflictError(walletText, seqno, hashHex);
+                    lagging = true;
                 } else {
                     seenLt = lastLt;
                 }
@@ -275,9 +283,22 @@ export class WalletSender implements Sender {
                 if (tx) return tx;
                 throw new InclusionTimeoutError(walletText, seqno, hashHex, expired, now - started);
             }
-            await sleep(this.pollMs);
+            // the next read once the wallet has a new transaction (pushed by the devnet; a sleep elsewhere)
+            if (lagging) await sleep(this.pollMs);
+            else await this.client.waitForTransactions([this.address], seenLt, this.pollMs);
         }
     }
+}
+
+/**
+ * A wallet's seqno from its persistent data, as its `seqno` get method computes it: V4 stores it in the first 32
+ * bits, V5R1 after the one-bit "signature allowed" flag. Reading it here saves the node a TVM run per send and per
+ * inclusion check.
+ */
+export function seqnoFromWalletData(version: WalletVersion, data: Cell): number {
+    const s = data.beginParse();
+    if (version === 'v5r1') s.skip(1);
+    return s.loadUint(32);
 }
 
 function toRelaxed(m: TransferMessage | MessageRelaxed): MessageRelaxed {

@@ -16,6 +16,7 @@ import {
     SeqnoConflictError,
     WalletSender,
     normalizedMessageHash,
+    seqnoFromWalletData,
 } from '../../protocol/chain';
 import { FaultProxy } from './faultproxy';
 import { freePort, newWallet, randomWallet, rpc, waitFor } from './helpers';
@@ -180,6 +181,86 @@ describe('WalletSender', () => {
         const sender = new WalletSender(client, { version: 'v4', keyPair, ...POLL });
         await expect(sender.transfer([{ to: sender.address, value: '0.01' }])).rejects.toThrow(SendRejectedError);
         await expect(sender.transfer([{ to: sender.address, value: '0.01' }])).rejects.toThrow(/rejected: .*External message was not accepted/);
+    });
+});
+
+describe('seqno from the wallet data', () => {
+    test.each(['v4', 'v5r1'] as const)('%s: seqnoFromWalletData equals the seqno get method after each transfer', async (version) => {
+        const { keyPair } = randomWallet();
+        const sender = new WalletSender(client, { version, keyPair, ...POLL });
+        await devnet.fund(sender.address, toNano('5'));
+        for (let i = 0; i < 3; i++) {
+            await sender.transfer([{ to: sender.address, value: '0.01' }]);
+            const acc = await client.getAccount(sender.address);
+            const fromGetter = (await client.runGetMethod(sender.address, 'seqno')).reader.readNumber();
+            expect(fromGetter).toBe(i + 1);
+            expect(seqnoFromWalletData(version, acc.data!)).toBe(fromGetter);
+            expect(await sender.getSeqno()).toBe(fromGetter);
+        }
+    });
+});
+
+describe('push waits (devnetWaitTransaction)', () => {
+    test('answers the moment a watched account has a transaction, long before the timeout', async () => {
+        const a = randomWallet().wallet.address;
+        const b = randomWallet().wallet.address;
+        await devnet.fund(a, toNano('1'));
+        const base = (await client.getAccount(a)).lastTransaction!.lt;
+        const started = Date.now();
+        const waiting = client.waitForTransactions([a, b], base, 8_000);
+        await new Promise((r) => setTimeout(r, 150));
+        await devnet.fund(b, toNano('1'));
+        const r = await waiting;
+        expect(Date.now() - started).toBeLessThan(4_000);
+        expect(r.pushed).toBe(true);
+        expect(r.moved).toBe(true);
+        expect(r.changed.map((c) => c.address.toRawString())).toEqual([b.toRawString()]);
+        expect(r.lt).toBe((await client.getAccount(b)).lastTransaction!.lt);
+    });
+
+    test('a transaction already past after_lt answers at once; an unrelated account does not wake the wait', async () => {
+        const a = randomWallet().wallet.address;
+        await devnet.fund(a, toNano('1'));
+        const lt = (await client.getAccount(a)).lastTransaction!.lt;
+        const now = await client.waitForTransactions([a], lt - 1n, 5_000);
+        expect(now.moved).toBe(true);
+        expect(now.changed.map((c) => [c.address.toRawString(), c.lt])).toEqual([[a.toRawString(), lt]]);
+        const waiting = client.waitForTransactions([a], lt, 400);
+        await devnet.fund(randomWallet().wallet.address, toNano('1'));
+        const r = await waiting;
+        expect(r).toEqual({ moved: false, changed: [], lt, pushed: true });
+    });
+
+    test('without addresses any account wakes it; bad parameters are refused with 416/422', async () => {
+        const newest = (await client.waitForTransactions([], 0n, 1_000)).lt!;
+        const waiting = client.waitForTransactions([], newest, 5_000);
+        await devnet.fund(randomWallet().wallet.address, toNano('1'));
+        const r = await waiting;
+        expect(r.moved).toBe(true);
+        expect(r.changed).toEqual([]); // nothing was named
+        expect(r.lt).toBeGreaterThan(newest);
+        expect((await rpc(devnet.endpoint, 'devnetWaitTransaction', { addresses: 'x' })).status).toBe(422);
+        expect((await rpc(devnet.endpoint, 'devnetWaitTransaction', { addresses: ['nope'] })).status).toBe(416);
+        expect((await rpc(devnet.endpoint, 'devnetWaitTransaction', { timeout_ms: 30_001 })).status).toBe(422);
+    });
+
+    test('an endpoint without the method (toncenter): the first wait marks it, every wait is then a plain sleep', async () => {
+        const calls: string[] = [];
+        const fakeFetch = async (_url: string, init: { body: string }) => {
+            const method = JSON.parse(init.body).method as string;
+            calls.push(method);
+            const body = method === 'devnetWaitTransaction' ? { ok: false, error: 'Not Found', code: 404 } : { ok: true, result: {} };
+            return { status: method === 'devnetWaitTransaction' ? 404 : 200, headers: { get: () => null }, text: async () => JSON.stringify(body) };
+        };
+        const toncenterLike = new ChainClient({ endpoint: 'http://127.0.0.1:1/jsonRPC', fetch: fakeFetch });
+        const a = randomWallet().wallet.address;
+        for (const ms of [60, 60]) {
+            const started = Date.now();
+            const r = await toncenterLike.waitForTransactions([a], 0n, ms);
+            expect(r).toEqual({ moved: false, changed: [], pushed: false });
+            expect(Date.now() - started).toBeGreaterThanOrEqual(ms - 5);
+        }
+        expect(calls).toEqual(['devnetWaitTransaction']);
     });
 });
 

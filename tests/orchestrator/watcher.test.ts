@@ -427,6 +427,31 @@ describe('ChainWatcher', () => {
         expect(await redis.llen(list)).toBe(96);
     }, 60_000);
 
+    test('pushed by the devnet, a new event arrives long before the next poll; a chain that cannot push waits for it', async () => {
+        const em = await deployEmitter(devnet, 61);
+        const slow = 20_000; // the poll interval: only the push can bring the event sooner
+        const run = async (c: WatcherChain, prefix: string) => {
+            const got: ChainEvent[] = [];
+            const w = track(new ChainWatcher({ chain: c, redis, registry: net.registry.address, keyPrefix: prefix, pollIntervalMs: slow, logger: quiet, handler: (ev) => void got.push(ev) }));
+            await w.start();
+            await w.follow(em.address, 'other'); // followed from the next poll, which starts at once
+            await sleep(500); // that poll is done: the watcher now waits for news
+            const before = got.length;
+            const sent = Date.now();
+            await em.echo([modelAllowedBody(BigInt(prefix.length) + 77n, 7)]);
+            let seen = Infinity;
+            while (Date.now() - sent < 3_000 && seen === Infinity) {
+                if (got.length > before) seen = Date.now() - sent;
+                else await sleep(20);
+            }
+            await w.stop();
+            return seen;
+        };
+        expect(await run(chain, 'push:')).toBeLessThan(3_000);
+        const noPush: WatcherChain = { call: chain.call.bind(chain), open: chain.open.bind(chain) }; // toncenter-like: no waitForTransactions
+        expect(await run(noPush, 'nopush:')).toBe(Infinity);
+    }, 60_000);
+
     test('unknown tags, malformed bodies and events from the wrong kind of contract are logged (tag + tx hash) and skipped', async () => {
         const em = await deployEmitter(devnet, 31);
         const foreign = await deployEmitter(devnet, 32);

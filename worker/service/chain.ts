@@ -34,7 +34,8 @@ export async function pollEscrow(chain: ChainClient, job: Address, done: (s: Job
             if (why) return { state, timedOut: false, stopped: why };
         }
         if (Date.now() > until) return { state, timedOut: true };
-        await new Promise((r) => setTimeout(r, CHAIN_POLL_MS));
+        // the next read once the escrow has a new transaction (pushed by the devnet; a CHAIN_POLL_MS sleep elsewhere)
+        await chain.waitForTransactions([job], readAtLt ?? 0n, CHAIN_POLL_MS);
     }
 }
 
