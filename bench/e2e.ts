@@ -12,6 +12,7 @@
  * Both run `--jobs` jobs with `--concurrency` in flight on the ~1 ms tensor model (the shipped MLP, binary tensor
  * requests, batch calibrated to ~1 ms); ratio = full / raw. Stage latencies come from the client's progress events,
  * the dispatch records (watcher lag, routing) and the workers' outcomes (their own stage timings).
+ * `sequential` runs 10 more jobs one at a time: the full path's latency when nothing queues.
  * routingMicrosAt10kProviders is one routing decision over a synthetic directory of 10,000 providers
  * (bench/routing.ts, same process).
  *
@@ -37,6 +38,8 @@ import type { runSize } from './routing';
 import { pseudoRandom } from './data';
 
 const TARGETS = { ratio: 0.8, routingMicrosAt10kProviders: 50 };
+/** Jobs run one at a time after the measured run, for the latency view. */
+const SEQUENTIAL_JOBS = 10;
 
 function arg(name: string, def: number): number {
     const i = process.argv.indexOf(`--${name}`);
@@ -149,6 +152,7 @@ async function main(): Promise<void> {
         if (v !== undefined && Number.isFinite(v)) (stages[k] ??= []).push(v);
     };
     let fullWallMs: number;
+    let sequential: { jobs: number; jobsPerSecond: number; total: ReturnType<typeof summary> } | undefined;
     const handles: { address: string; jobId: bigint }[] = [];
     try {
         const chain = new ChainClient({ endpoint: net.network.endpoint });
@@ -186,6 +190,18 @@ async function main(): Promise<void> {
             add('total', span('verifying', 'result'));
         });
         console.log(`full path: ${r3((JOBS / fullWallMs) * 1000)} jobs/s`);
+
+        // the latency view: one job at a time, so no job queues behind another on the chain or the workers
+        const sequentialTotals: number[] = [];
+        const sequentialWallMs = await pool(SEQUENTIAL_JOBS, 1, async (i) => {
+            const t = performance.now();
+            const h = await clients[0].submit({ model: 'tensor', input: requests[i % JOBS], candidates: 2 });
+            await h.result({ timeoutMs: 120_000 });
+            h.close();
+            sequentialTotals.push(performance.now() - t);
+        });
+        sequential = { jobs: SEQUENTIAL_JOBS, jobsPerSecond: r3((SEQUENTIAL_JOBS / sequentialWallMs) * 1000), total: summary(sequentialTotals) };
+        console.log(`one at a time: ${sequential.jobsPerSecond} jobs/s, p50 ${sequential.total.p50Ms} ms`);
 
         // the orchestrator's and the workers' view of the same jobs (from Redis: dispatch records, work outcomes)
         const redis = new Redis(net.redisUrl, { maxRetriesPerRequest: null });
@@ -228,6 +244,8 @@ async function main(): Promise<void> {
         targets: TARGETS,
         meetsTargets: { ratio: ratio >= TARGETS.ratio, routingMicrosAt10kProviders: routing.medianMicros <= TARGETS.routingMicrosAt10kProviders },
         rawBullmqLatency: summary(rawLatencies),
+        // the same full path with one job in flight: its latency without queueing (after the measured run)
+        sequential,
         stageLatencies,
         note:
             'The full path carries three chain transactions per job on the devnet (OpenJob from the client, ClaimJob and ' +
