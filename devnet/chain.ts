@@ -360,9 +360,9 @@ export class DevnetChain {
      * The devnet's push for pollers (served as devnetWaitTransaction): resolves once one of `accounts` (raw
      * "wc:hex" addresses; empty: any account) has a transaction with lt > afterLt, or when `timeoutMs` passes.
      * Returns the named accounts that changed (with their newest lt), whether anything watched moved, and the newest
-     * lt among the watched accounts, which the caller passes back as its next afterLt. A poller that waits here instead of sleeping reacts the moment
-     * its transaction lands and asks nothing while nothing happens; toncenter has no such call, so ChainClient
-     * falls back to sleeping there.
+     * lt among the watched accounts, which the caller passes back as its next afterLt. A poller that waits here
+     * instead of sleeping reacts the moment its transaction lands and asks nothing while nothing happens; toncenter
+     * has no such call, so ChainClient falls back to sleeping there.
      */
     waitTransaction(accounts: readonly string[], afterLt: bigint, timeoutMs: number): Promise<{ changed: [string, bigint][]; lt: bigint; moved: boolean }> {
         const keys = accounts.length === 0 ? [ANY_ACCOUNT] : [...new Set(accounts)];

@@ -54,7 +54,6 @@ export interface JobSnapshot {
 
 export const hex256 = (x: bigint) => uint256ToBuffer(x).toString('hex');
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function failedExitCode(tx: Transaction): number | null {
     const d = tx.description;

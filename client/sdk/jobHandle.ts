@@ -1,8 +1,8 @@
 /**
  * JobHandle: one job after it was opened. Its state comes from polling the escrow's `state` getter while someone
  * listens or waits: again each time the escrow has a new transaction (the devnet pushes it), or every pollMs
- * (250 ms) on endpoints that cannot push; events fire in lifecycle order even when a poll skipped a state (a job first seen
- * Settled emits opened, claimed, committed, settled), and each is followed by a 'progress' event.
+ * (250 ms) on endpoints that cannot push. Events fire in lifecycle order even when a poll skipped a state (a job
+ * first seen Settled emits opened, claimed, committed, settled), and each is followed by a 'progress' event.
  */
 import { EventEmitter } from 'events';
 import { Address, beginCell, toNano } from '@ton/core';

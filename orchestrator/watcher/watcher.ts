@@ -26,8 +26,10 @@ import { Cursor, DEFAULT_KEY_PREFIX, WatcherKeys, decodeCursor, encodeCursor } f
 import { CHAIN_TAG, hashTagOf } from '../../protocol/work';
 import { isCluster, RedisClient } from '../../protocol/redis';
 
-/** What the watcher needs from the chain: raw toncenter calls (getTransactions) and get methods via open(). */
-/** What the watcher needs of a chain client; without waitForTransactions it polls on its interval only. */
+/**
+ * What the watcher needs from the chain: raw toncenter calls (getTransactions), get methods via open(), and
+ * optionally waitForTransactions (without it the watcher polls on its interval only).
+ */
 export type WatcherChain = Pick<ChainClient, 'call' | 'open'> & Partial<Pick<ChainClient, 'waitForTransactions'>>;
 
 export interface HandlerContext {

@@ -101,7 +101,7 @@ interface RawTransaction {
 
 const TX_PAGE = 16;
 
-/** Longest single push wait (ms); longer waits are several calls. Below every sane request timeout. */
+/** Longest single push wait (ms): a longer maxWaitMs returns after it and the caller reads again. */
 const MAX_PUSH_WAIT_MS = 10_000;
 
 /** What waitForTransactions saw. */
