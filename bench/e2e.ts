@@ -12,7 +12,9 @@
  * Both run `--jobs` jobs with `--concurrency` in flight on the ~1 ms tensor model (the shipped MLP, binary tensor
  * requests, batch calibrated to ~1 ms); ratio = full / raw. Stage latencies come from the client's progress events,
  * the dispatch records (watcher lag, routing) and the workers' outcomes (their own stage timings).
- * `sequential` runs 10 more jobs one at a time: the full path's latency when nothing queues.
+ * `sequential` runs 10 more jobs one at a time: the full path's latency when nothing queues; `sequentialPolling`
+ * runs them again on a second network where every process polls instead of waiting on the devnet's push
+ * (COCOON_CHAIN_PUSH=off), and pushLatencyRatio = polling p50 / push p50.
  * routingMicrosAt10kProviders is one routing decision over a synthetic directory of 10,000 providers
  * (bench/routing.ts, same process).
  *
@@ -72,6 +74,25 @@ async function pool(jobs: number, concurrency: number, task: (i: number, lane: n
         }),
     );
     return performance.now() - t0;
+}
+
+interface Sequential {
+    jobs: number;
+    jobsPerSecond: number;
+    total: ReturnType<typeof summary>;
+}
+
+/** SEQUENTIAL_JOBS jobs through `client`, one at a time. */
+async function oneAtATime(client: CocoonClient, requests: Buffer[]): Promise<Sequential> {
+    const totals: number[] = [];
+    const wallMs = await pool(SEQUENTIAL_JOBS, 1, async (i) => {
+        const t = performance.now();
+        const h = await client.submit({ model: 'tensor', input: requests[i % requests.length], candidates: 2 });
+        await h.result({ timeoutMs: 120_000 });
+        h.close();
+        totals.push(performance.now() - t);
+    });
+    return { jobs: SEQUENTIAL_JOBS, jobsPerSecond: r3((SEQUENTIAL_JOBS / wallMs) * 1000), total: summary(totals) };
 }
 
 function routingInFreshProcess(): ReturnType<typeof runSize> {
@@ -152,7 +173,7 @@ async function main(): Promise<void> {
         if (v !== undefined && Number.isFinite(v)) (stages[k] ??= []).push(v);
     };
     let fullWallMs: number;
-    let sequential: { jobs: number; jobsPerSecond: number; total: ReturnType<typeof summary> } | undefined;
+    let sequential: Sequential | undefined;
     const handles: { address: string; jobId: bigint }[] = [];
     try {
         const chain = new ChainClient({ endpoint: net.network.endpoint });
@@ -192,15 +213,7 @@ async function main(): Promise<void> {
         console.log(`full path: ${r3((JOBS / fullWallMs) * 1000)} jobs/s`);
 
         // the latency view: one job at a time, so no job queues behind another on the chain or the workers
-        const sequentialTotals: number[] = [];
-        const sequentialWallMs = await pool(SEQUENTIAL_JOBS, 1, async (i) => {
-            const t = performance.now();
-            const h = await clients[0].submit({ model: 'tensor', input: requests[i % JOBS], candidates: 2 });
-            await h.result({ timeoutMs: 120_000 });
-            h.close();
-            sequentialTotals.push(performance.now() - t);
-        });
-        sequential = { jobs: SEQUENTIAL_JOBS, jobsPerSecond: r3((SEQUENTIAL_JOBS / sequentialWallMs) * 1000), total: summary(sequentialTotals) };
+        sequential = await oneAtATime(clients[0], requests);
         console.log(`one at a time: ${sequential.jobsPerSecond} jobs/s, p50 ${sequential.total.p50Ms} ms`);
 
         // the orchestrator's and the workers' view of the same jobs (from Redis: dispatch records, work outcomes)
@@ -223,6 +236,27 @@ async function main(): Promise<void> {
         await redis.quit();
     } finally {
         await net.stop();
+    }
+
+    // the baseline of the push: the same one-at-a-time jobs on a second network where every process polls
+    // (COCOON_CHAIN_PUSH=off, inherited by the orchestrator and workers), with the same poll intervals as above
+    console.log('polling baseline: a second network without the push …');
+    process.env.COCOON_CHAIN_PUSH = 'off';
+    const pollNet = await startLocalNetwork({ workers: 2, networkFile: path.join(workDir, 'network-polling.json') });
+    let sequentialPolling: Sequential;
+    try {
+        const chain = new ChainClient({ endpoint: pollNet.network.endpoint, push: false });
+        const wallet = walletFromSeed(chain, 'ab'.repeat(32), { pollIntervalMs: 20 });
+        await pollNet.devnet.fund(wallet.address, toNano('50'));
+        const client = new CocoonClient({ network: pollNet.network, wallet, chain, pollMs: POLL_MS });
+        const warm = await client.submit({ model: 'tensor', input: requests[0], candidates: 2 });
+        await warm.result({ timeoutMs: 120_000 });
+        warm.close();
+        sequentialPolling = await oneAtATime(client, requests);
+        console.log(`one at a time, polling: ${sequentialPolling.jobsPerSecond} jobs/s, p50 ${sequentialPolling.total.p50Ms} ms`);
+    } finally {
+        delete process.env.COCOON_CHAIN_PUSH;
+        await pollNet.stop();
         fs.rmSync(workDir, { recursive: true, force: true });
         await engine.close();
     }
@@ -246,6 +280,9 @@ async function main(): Promise<void> {
         rawBullmqLatency: summary(rawLatencies),
         // the same full path with one job in flight: its latency without queueing (after the measured run)
         sequential,
+        // the same, on a network without the push (started after the measured one, same poll intervals)
+        sequentialPolling,
+        pushLatencyRatio: sequential && r3(sequentialPolling.total.p50Ms / sequential.total.p50Ms),
         stageLatencies,
         note:
             'The full path carries three chain transactions per job on the devnet (OpenJob from the client, ClaimJob and ' +

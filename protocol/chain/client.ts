@@ -34,7 +34,21 @@ import { normalizedMessageHash } from './hash';
 import { parseApiStack, serializeApiStack } from './stack';
 import { CallOptions, JsonRpcTransport, TransportOptions } from './transport';
 
-export type ChainClientOptions = TransportOptions;
+export interface ChainClientOptions extends TransportOptions {
+    /**
+     * Use the devnet's push for waits (waitForTransactions). Default: on, unless the environment sets
+     * COCOON_CHAIN_PUSH=off (for a proxy that cuts long requests, or to measure polling against pushing).
+     */
+    push?: boolean;
+}
+
+/** The push setting from COCOON_CHAIN_PUSH: on (also when unset) or off; anything else is refused. */
+export function chainPushFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+    const v = env.COCOON_CHAIN_PUSH;
+    if (v === undefined || v === '' || v === 'on') return true;
+    if (v === 'off') return false;
+    throw new Error(`COCOON_CHAIN_PUSH must be "on" or "off", got ${JSON.stringify(v)}`);
+}
 
 export type AccountStatus = 'active' | 'uninit' | 'frozen';
 
@@ -132,6 +146,7 @@ export class ChainClient {
 
     constructor(opts: ChainClientOptions) {
         this.transport = new JsonRpcTransport(opts);
+        if (!(opts.push ?? chainPushFromEnv())) this.push = 'no';
     }
 
     /**

@@ -16,6 +16,7 @@ import {
     SeqnoConflictError,
     WalletSender,
     normalizedMessageHash,
+    chainPushFromEnv,
     seqnoFromWalletData,
 } from '../../protocol/chain';
 import { FaultProxy } from './faultproxy';
@@ -261,6 +262,25 @@ describe('push waits (devnetWaitTransaction)', () => {
             expect(Date.now() - started).toBeGreaterThanOrEqual(ms - 5);
         }
         expect(calls).toEqual(['devnetWaitTransaction']);
+    });
+
+    test('push off (option or COCOON_CHAIN_PUSH=off): waits are sleeps and the devnet is never asked; a bad value is refused', async () => {
+        const calls: string[] = [];
+        const counting = async (url: string, init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal }) => {
+            calls.push(JSON.parse(init.body).method);
+            return fetch(url, init);
+        };
+        const a = randomWallet().wallet.address;
+        await devnet.fund(a, toNano('1'));
+        for (const polling of [new ChainClient({ endpoint: devnet.endpoint, fetch: counting, push: false }), new ChainClient({ endpoint: devnet.endpoint, fetch: counting, push: chainPushFromEnv({ COCOON_CHAIN_PUSH: 'off' }) })]) {
+            const started = Date.now();
+            expect(await polling.waitForTransactions([a], 0n, 80)).toEqual({ moved: false, changed: [], pushed: false });
+            expect(Date.now() - started).toBeGreaterThanOrEqual(75);
+        }
+        expect(calls).toEqual([]);
+        expect(chainPushFromEnv({})).toBe(true);
+        expect(chainPushFromEnv({ COCOON_CHAIN_PUSH: 'on' })).toBe(true);
+        expect(() => chainPushFromEnv({ COCOON_CHAIN_PUSH: 'yes' })).toThrow('COCOON_CHAIN_PUSH must be "on" or "off", got "yes"');
     });
 });
 
