@@ -99,6 +99,16 @@ describe('configuration errors exit 2 and name the field', () => {
         expect(() => cfg(['--api', 'http://o1:8080,o2:8080'])).toThrow('--api must be http(s) URLs, got "o2:8080"');
     });
 
+    it('--inference-thread: auto by default, on/off from the flag or COCOON_INFERENCE_THREAD, anything else named', () => {
+        const env = { COCOON_WALLET_SEED: 'ab'.repeat(32), COCOON_NETWORK: '' };
+        const rest = ['--endpoint', 'http://127.0.0.1:1/jsonRPC', '--registry', '0:' + '1'.repeat(64), '--redis', 'redis://127.0.0.1:1', '--api', 'http://o1:8080'];
+        const cfg = (argv: string[], e: NodeJS.ProcessEnv = env) => resolveConfig(parseArgs(workerCommand, [...rest, ...argv], e));
+        expect(cfg([]).inferenceThread).toBe('auto');
+        expect(cfg(['--inference-thread', 'off']).inferenceThread).toBe('off');
+        expect(cfg([], { ...env, COCOON_INFERENCE_THREAD: 'on' }).inferenceThread).toBe('on');
+        expect(() => cfg(['--inference-thread', 'yes'])).toThrow('--inference-thread must be one of auto, on, off, got "yes"');
+    });
+
     it('an unknown execution provider', async () => {
         const r = runWorker([...base, '--execution-provider', 'tpu'], { COCOON_WALLET_SEED: 'ab'.repeat(32) });
         expect(await r.exit).toBe(2);

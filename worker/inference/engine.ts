@@ -21,12 +21,19 @@ import {
     taskOfModel,
 } from './catalog';
 import { InferenceError, ModelCatalogError } from './errors';
+import { InferenceThreadMode, ModelPlacement, Placement } from './placement';
+import { InferenceThread } from './thread/inferenceThread';
 import { ctcCharacters, OcrOptions, OcrPipeline, OcrResult } from './ocr';
 import { ModelStats, SessionPool, SessionPoolOptions } from './sessions';
 import { TensorLimits, TensorPipeline } from './tensor';
 import { VadOptions, VadPipeline, VadResult } from './vad';
 
 export interface InferenceEngineOptions extends SessionPoolOptions {
+    /**
+     * Where models run (placement.ts): 'auto' (default) moves a model whose runs take ≥ 4 ms to the engine's
+     * inference thread after timing its first runs, 'on' runs every model there, 'off' keeps all on the JS thread.
+     */
+    inferenceThread?: InferenceThreadMode;
     ocr?: Partial<OcrOptions>;
     vad?: Partial<VadOptions>;
     tensor?: Partial<TensorLimits>;
@@ -43,13 +50,19 @@ interface Pipeline {
 
 export class InferenceEngine {
     readonly pool: SessionPool;
+    readonly placement: ModelPlacement;
     private readonly pipelines = new Map<string, Promise<Pipeline>>();
+    private thread?: InferenceThread;
+    /** Models placed on the thread whose sessions are ready there (until then their runs stay inline). */
+    private readonly threadReady = new Set<string>();
+    private readonly threadWarming = new Set<string>();
 
     constructor(
         readonly catalog: ModelCatalog,
         readonly options: InferenceEngineOptions = {},
     ) {
         this.pool = new SessionPool(options);
+        this.placement = new ModelPlacement(options.inferenceThread ?? 'auto');
     }
 
     /** Loads and verifies a catalog file (default: worker/models/catalog.json), then builds an engine on it. */
@@ -138,34 +151,79 @@ export class InferenceEngine {
         return pipeline.run(input);
     }
 
-    /** Runs a job: input bytes → output bytes (UTF-8 JSON; binary tensors for a binary tensor request). */
+    /**
+     * Runs a job: input bytes → output bytes (UTF-8 JSON; binary tensors for a binary tensor request), on the JS
+     * thread or on the inference thread (see `placementOf`). The caller keeps `input` either way.
+     */
     async run(task: JobTask | string, modelHash: ModelHashLike, input: Uint8Array): Promise<Buffer> {
         const entry = this.resolve(task, modelHash);
+        if (this.placementOf(entry.sha256) === 'thread') return this.inferenceThread().run(task, entry.sha256, input);
         const pipeline = await this.pipeline(entry);
+        const started = performance.now();
         // tensor requests may be binary (protocol/tensor-binary.ts): the pipeline answers in the request's form
-        if (pipeline instanceof TensorPipeline) return pipeline.runBytes(input);
-        return Buffer.from(JSON.stringify(await pipeline.run(input)), 'utf8');
+        const output = pipeline instanceof TensorPipeline ? await pipeline.runBytes(input) : Buffer.from(JSON.stringify(await pipeline.run(input)), 'utf8');
+        if (this.placement.recordInlineRun(entry.sha256, performance.now() - started) === 'thread') this.moveToThread(entry.sha256);
+        return output;
     }
 
-    /** Creates the sessions of the given served models (default: all) ahead of the first job. */
+    /** Where the served model's next run goes: 'thread' only once the thread has its sessions ready (or mode 'on'). */
+    placementOf(modelHash: string): Placement {
+        const p = this.placement.placementOf(modelHash);
+        if (p !== 'thread') return 'inline';
+        return this.placement.mode === 'on' || this.threadReady.has(modelHash) ? 'thread' : 'inline';
+    }
+
+    private inferenceThread(): InferenceThread {
+        if (!this.thread) {
+            const { inferenceThread: _mode, ...options } = this.options;
+            this.thread = new InferenceThread(this.catalog, options as Record<string, unknown>);
+        }
+        return this.thread;
+    }
+
+    /** Loads the model on the thread, then sends its runs there; if loading fails the model simply stays inline. */
+    private moveToThread(modelHash: string): void {
+        if (this.threadWarming.has(modelHash)) return;
+        this.threadWarming.add(modelHash);
+        this.inferenceThread()
+            .warmup([modelHash])
+            .then(() => this.threadReady.add(modelHash))
+            .catch(() => undefined);
+    }
+
+    /**
+     * Creates the sessions of the given served models (default: all) ahead of the first job: on the inference
+     * thread in mode 'on', on the JS thread otherwise (in 'auto' the first runs are timed inline).
+     */
     async warmup(modelHashes?: string[]): Promise<void> {
         const targets = modelHashes ?? this.models().map((m) => m.modelHash);
         for (const h of targets) {
             const task = this.taskOf(h);
             if (!task) throw new InferenceError('UNKNOWN_MODEL', `model ${h} is not served by this worker`);
             const entry = this.resolve(task, h);
+            if (this.placement.mode === 'on') {
+                await this.inferenceThread().warmup([entry.sha256]);
+                continue;
+            }
             await this.pipeline(entry);
             await this.pool.session(entry);
             if (entry.task === 'ocr-rec') await this.pool.session(this.catalog.byHash.get(entry.detector!)!);
         }
     }
 
+    /** Per-model session stats, the JS thread's and the inference thread's added up. */
     stats(): ModelStats[] {
-        return this.pool.stats();
+        const merged = new Map<string, ModelStats>();
+        for (const s of [...this.pool.stats(), ...(this.thread?.stats() ?? [])]) {
+            const m = merged.get(s.sha256);
+            if (!m) merged.set(s.sha256, { ...s });
+            else merged.set(s.sha256, { sha256: s.sha256, loaded: m.loaded || s.loaded, runs: m.runs + s.runs, running: m.running + s.running, queued: m.queued + s.queued });
+        }
+        return [...merged.values()];
     }
 
     async close(): Promise<void> {
         this.pipelines.clear();
-        await this.pool.close();
+        await Promise.all([this.pool.close(), this.thread?.close()]);
     }
 }

@@ -2,6 +2,7 @@ export * from './errors';
 export * from './catalog';
 export * from './sessions';
 export * from './engine';
+export * from './placement';
 export type { OcrLine, OcrOptions, OcrResult } from './ocr';
 export { DEFAULT_OCR_OPTIONS, OcrPipeline } from './ocr';
 export type { VadOptions, VadResult, VadSegment } from './vad';

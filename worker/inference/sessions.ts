@@ -6,8 +6,9 @@
  * Note: onnxruntime-node 1.30 executes `session.run` synchronously on the JS thread (inside a setImmediate), using
  * its intra-op thread pool for the maths. Runs therefore never overlap inside one process and the event loop is
  * busy for the duration of each run (a 32 ms VAD window: ~0.2 ms; an OCR detection pass: 50–500 ms). The
- * semaphore keeps jobs fair (FIFO per model, a long VAD job interleaves with others window by window); parallelism
- * comes from more worker processes (or worker threads), each with its own pool.
+ * semaphore keeps jobs fair (FIFO per model, a long VAD job interleaves with others window by window). The engine
+ * moves slow models to its inference thread (placement.ts), which has a pool of its own, so they do not block the
+ * JS thread; more parallelism comes from more worker processes.
  */
 import { promises as fs } from 'fs';
 import * as os from 'os';

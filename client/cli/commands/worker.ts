@@ -11,6 +11,7 @@ import { devVendorKeyPair, SIMULATED_WARNING, SimulatedTee, TDX_UNAVAILABLE_MESS
 import { Enclave } from '../../../worker/enclave/enclave';
 import { DEFAULT_WORKER_IMAGE, simulatedWorkerMeasurement, WORKER_ROOT } from '../../../worker/enclave/measurement';
 import { InferenceEngine } from '../../../worker/inference/engine';
+import { InferenceThreadMode, parseInferenceThreadMode } from '../../../worker/inference/placement';
 import { CUDA_UNAVAILABLE_MESSAGE } from '../../../worker/inference/sessions';
 import { checkRedisConnection, parsePriceSpec, resolvePrices, WorkerService } from '../../../worker/service';
 import { apiBases } from '../../../worker/service/blobs';
@@ -58,6 +59,13 @@ export const workerCommand: Command = {
         },
         { name: 'catalog', type: 'string', description: 'model catalog, relative to the repository root (part of the measurement as written)', env: 'COCOON_CATALOG', default: DEFAULT_WORKER_IMAGE.catalog },
         { name: 'execution-provider', type: 'string', description: "onnxruntime execution provider: 'cpu' or 'cuda' (part of the measurement)", env: 'COCOON_EXECUTION_PROVIDER', default: 'cpu' },
+        {
+            name: 'inference-thread',
+            type: 'string',
+            description: "where models run: 'auto' (those whose runs take ≥ 4 ms move to an inference thread, off the event loop), 'on' (all) or 'off' (none)",
+            env: 'COCOON_INFERENCE_THREAD',
+            default: 'auto',
+        },
         { name: 'price', type: 'list', description: 'price per job <model>=<TON>, model = ocr|vad|tensor or a 64-hex hash (repeatable; defaults ocr 0.2, vad 0.1, tensor 0.05)', env: 'COCOON_PRICES' },
         { name: 'capacity', type: 'number', description: 'jobs run at once (2 lets one job be sealed and claimed while the next one runs its model)', env: 'COCOON_CAPACITY', default: 2 },
         { name: 'endpoint-name', type: 'string', description: 'public name of this worker in its enclave record and heartbeat (≤ 120 bytes; default worker://<host>)', env: 'COCOON_ENDPOINT_NAME' },
@@ -87,7 +95,7 @@ export const workerCommand: Command = {
         // The models: loaded and warmed before registering, so a broken catalog or a missing CUDA provider fails now.
         let engine: InferenceEngine;
         try {
-            engine = await InferenceEngine.fromCatalogFile(path.resolve(WORKER_ROOT, cfg.catalog), { executionProvider: cfg.executionProvider });
+            engine = await InferenceEngine.fromCatalogFile(path.resolve(WORKER_ROOT, cfg.catalog), { executionProvider: cfg.executionProvider, inferenceThread: cfg.inferenceThread });
         } catch (e) {
             throw new UsageError(`--catalog ${cfg.catalog}: ${(e as Error).message}`);
         }
@@ -162,6 +170,7 @@ interface WorkerCliConfig {
     vendorSeed: string;
     catalog: string;
     executionProvider: 'cpu' | 'cuda';
+    inferenceThread: InferenceThreadMode;
     prices: Record<string, bigint>;
     capacity: number;
     endpointName?: string;
@@ -231,12 +240,18 @@ export function resolveConfig(args: ParsedArgs): WorkerCliConfig {
             throw new UsageError(`--price: ${(e as Error).message}`);
         }
     }
+    let inferenceThread: InferenceThreadMode;
+    try {
+        inferenceThread = parseInferenceThreadMode(str('inference-thread'), '--inference-thread');
+    } catch (e) {
+        throw new UsageError((e as Error).message);
+    }
     const capacity = o.capacity as number;
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > 64) throw new UsageError(`--capacity must be an integer from 1 to 64, got ${capacity}`);
     const endpointName = str('endpoint-name');
     if (endpointName !== undefined && Buffer.byteLength(endpointName) > 120) throw new UsageError('--endpoint-name must be at most 120 bytes');
 
-    return { network, endpoint, registry, api, redis, walletSeed, tee, vendorSeed, catalog, executionProvider, prices, capacity, endpointName };
+    return { network, endpoint, registry, api, redis, walletSeed, tee, vendorSeed, catalog, executionProvider, inferenceThread, prices, capacity, endpointName };
 }
 
 /** pino on stderr: JSON lines with --json, otherwise one readable line per record. */
