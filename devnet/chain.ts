@@ -34,6 +34,7 @@ import {
 } from '@ton/sandbox';
 import { normalizedMessageHash } from '../protocol/chain/hash';
 import { RpcError, liteServerError } from './errors';
+import { FastGetMethods } from './getMethods';
 import { BlockIdExt, renderTransaction } from './render';
 import { StateStore } from './state';
 import { TxEntry, TxIndex } from './txindex';
@@ -120,6 +121,7 @@ export class DevnetChain {
     chainId = randomBytes(16).toString('hex');
     private lastNow = 0;
     private readonly getMethodCache = new Map<string, { gas_used: number; exit_code: number; stack: TupleItem[] }>();
+    private readonly getMethods: FastGetMethods;
     private readonly queue: Job[] = [];
     private running = false;
     private idleWaiters: (() => void)[] = [];
@@ -149,6 +151,7 @@ export class DevnetChain {
     ) {
         this.log = opts.log ?? (() => undefined);
         this.saveIntervalMs = opts.saveIntervalMs ?? 2000;
+        this.getMethods = new FastGetMethods(blockchain);
     }
 
     static async create(opts: ChainOptions = {}): Promise<DevnetChain> {
@@ -310,8 +313,8 @@ export class DevnetChain {
      *
      * Results are cached by everything a get method can see: the account's last transaction (which fixes its code,
      * data and balance), the method, the stack and the unix time (one-second resolution, like a block's). Pollers
-     * ask the same question many times between two transactions, and each emulator call costs ~15 ms (the
-     * emulator re-reads the config and the code every time), which made get methods the devnet's main CPU cost.
+     * ask the same question many times between two transactions. A miss goes through FastGetMethods (getMethods.ts),
+     * which serializes each account's code and data once per state instead of once per call.
      */
     async runGetMethod(address: Address, method: string | number, stack: TupleItem[]) {
         const sc = this.storage.peek(address);
@@ -322,8 +325,13 @@ export class DevnetChain {
         if (hit) return hit;
         let result: { gas_used: number; exit_code: number; stack: TupleItem[] };
         try {
-            const r = await sc.get(method, stack, { now });
-            result = { gas_used: Number(r.gasUsed), exit_code: r.exitCode, stack: r.stack };
+            const fast = this.getMethods.run(sc, method, stack, now);
+            if (fast) {
+                result = fast;
+            } else {
+                const r = await sc.get(method, stack, { now });
+                result = { gas_used: Number(r.gasUsed), exit_code: r.exitCode, stack: r.stack };
+            }
         } catch (e) {
             if (e instanceof GetMethodError) result = { gas_used: Number(e.gasUsed), exit_code: e.exitCode, stack: [] as TupleItem[] };
             else throw liteServerError(`cannot run get method: ${(e as Error).message}`);

@@ -47,8 +47,8 @@ export type Network = Awaited<ReturnType<typeof createNetwork>>;
 export type Provider = Awaited<ReturnType<Network['createProvider']>>;
 export type Client = Awaited<ReturnType<Network['createClient']>>;
 
-export async function createNetwork(opts: { params?: Partial<NetworkParams>; allow?: boolean } = {}) {
-    const blockchain = await Blockchain.create();
+export async function createNetwork(opts: { params?: Partial<NetworkParams>; allow?: boolean; config?: 'slim' } = {}) {
+    const blockchain = await Blockchain.create(opts.config ? { config: opts.config } : undefined);
     blockchain.now = START_TIME;
     const governance = await blockchain.treasury('governance');
     const treasury = await blockchain.treasury('treasury');
