@@ -42,7 +42,6 @@ import { decodeTensorMessage, decodeTensorResponse, encodeTensorRequest } from '
 import { envelopeCommitment, generateX25519KeyPair, openResult, readInputHeader, sealInput, sealResult, SealedInput } from '../protocol/envelope';
 import { NETWORK_IDS } from '../protocol/network';
 import { Enclave } from '../worker/enclave/enclave';
-import { EnclaveCryptoThread } from '../worker/enclave/cryptoThread';
 import { DEFAULT_CATALOG_PATH, InferenceEngine, loadCatalog, parseCatalog, sessionOptionsFor, SHIPPED_MODEL_HASHES, verifyCatalog } from '../worker/inference';
 import * as ort from '../worker/inference/ort';
 import { ConfidentialJob, ConfidentialJobRunner } from '../worker/job';
@@ -273,7 +272,6 @@ async function main(): Promise<void> {
     const mlpDirect = await ort.InferenceSession.create(mlpEntry.path, sessionOptionsFor(mlpEntry));
 
     const enclave = new Enclave({ measurement: crypto.createHash('sha256').update('bench worker image').digest() });
-    const cryptoThread = new EnclaveCryptoThread(); // for the breakdown only: the enclave has its own
     const runner = new ConfidentialJobRunner(enclave, engine);
     const client = generateX25519KeyPair();
     const jobAddress = new Address(0, crypto.createHash('sha256').update('bench escrow').digest());
@@ -307,9 +305,8 @@ async function main(): Promise<void> {
             enclaveRunJobWithoutInferenceMs: enclaveOnly,
             readInputHeaderMs: await median(reps, () => readInputHeader(sealed.envelope)),
             inputSha256Ms: await median(reps, () => envelopeCommitment(sealed.envelope)),
-            // the enclave hashes the input and makes the result's key agreement on its crypto thread while it decrypts
-            // and infers (wall time of that round trip alone)
-            prepareOnCryptoThreadMs: await median(reps, () => cryptoThread.prepare(sealed.envelope, client.publicKey)),
+            // the enclave hashes the input on libuv's thread pool (WebCrypto) while it decrypts and infers
+            inputSha256ThreadPoolMs: await median(reps, () => crypto.subtle.digest('SHA-256', sealed.envelope)),
             unwrapAndDecryptMs: await median(reps, () => enclave.openInput(sealed.envelope, binding)),
             aesGcmDecryptOnlyMs: await median(reps, () => {
                 const d = crypto.createDecipheriv('aes-256-gcm', crypto.randomBytes(32), crypto.randomBytes(12));
@@ -328,12 +325,12 @@ async function main(): Promise<void> {
             inputEnvelopeBytes: sealed.envelope.length,
             resultEnvelopeBytes: res.resultEnvelope.length,
             ...parts,
-            // what the parts predict the worker path adds (an upper bound: with a model running, the input hash and the
-            // key agreement overlap it on an idle core; engineOverhead includes the thread hand-off of a thread-placed model)
+            // what the parts predict the worker path adds (an upper bound: with a model running, the input hash overlaps
+            // it on an idle core; engineOverhead includes the thread hand-off of a thread-placed model)
             predictedAddedMs: r3(parts.readInputHeaderMs + parts.enclaveRunJobWithoutInferenceMs + parts.engineOverheadMs),
             // the individual steps, most expensive first (the two aggregates above are left out)
             largestSteps: Object.entries(parts)
-                .filter(([k]) => k.endsWith('Ms') && !['enclaveRunJobWithoutInferenceMs', 'engineRunMs', 'directRunMs', 'prepareOnCryptoThreadMs'].includes(k))
+                .filter(([k]) => k.endsWith('Ms') && !['enclaveRunJobWithoutInferenceMs', 'engineRunMs', 'directRunMs', 'inputSha256ThreadPoolMs'].includes(k))
                 .sort((x, y) => y[1] - x[1])
                 .slice(0, 4)
                 .map(([k, v]) => `${k.replace(/Ms$/, '')}: ${v} ms`),
@@ -417,7 +414,6 @@ async function main(): Promise<void> {
     const cWorker = stats(c.worker);
     const ocrPlacement = ocrEngine.placementOf(SHIPPED_MODEL_HASHES.ocr);
     await ocrEngine.close();
-    await cryptoThread.close();
 
     const cpus = os.cpus();
     const result = {

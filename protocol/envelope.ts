@@ -439,80 +439,21 @@ export interface ResultSeal {
     nonce: Buffer;
 }
 
-/**
- * The key and nonce of one result envelope, derived before the result exists: the enclave's crypto thread makes the
- * one-time X25519 agreement while the model runs (worker/enclave/cryptoThread.ts), so only HKDF is left for the JS
- * thread (resultKeyFromAgreement). Use it for exactly one result of the same network and client key.
- */
-export interface ResultKey {
-    readonly networkId: number;
-    readonly clientResultPublicKey: Buffer;
-    readonly ephemeralPublicKey: Buffer;
-    readonly key: Buffer;
-    readonly nonce: Buffer;
-}
-
-/** A one-time X25519 agreement with the client's result key: the fresh public key and X25519(fresh private, client). */
-export interface ResultKeyAgreement {
-    ephemeralPublicKey: Buffer;
-    sharedSecret: Buffer;
-}
-
-/** Derived keys already used for a result: sealing two results with one key and nonce would break AES-GCM. */
-const usedResultKeys = new WeakSet<ResultKey>();
-
-function badResultKey(): EnvelopeError {
-    return new EnvelopeError('BAD_ARGUMENT', 'client result key is not a usable X25519 public key');
-}
-
-function resultKdfSalt(ephemeralPublicKey: Buffer, clientPub: Buffer): Buffer {
-    return Buffer.concat([ephemeralPublicKey, clientPub]);
-}
-
-/** HKDF of a result envelope from an agreement made elsewhere; wipes the agreement's shared secret. */
-export function resultKeyFromAgreement(binding: { networkId: number; clientResultPublicKey: Buffer }, agreement: ResultKeyAgreement): ResultKey {
-    checkNetworkId(binding.networkId);
-    const clientPub = binding.clientResultPublicKey;
-    if (!Buffer.isBuffer(clientPub) || clientPub.length !== X25519_KEY_BYTES) throw badResultKey();
-    const { ephemeralPublicKey, sharedSecret } = agreement;
-    arg(Buffer.isBuffer(ephemeralPublicKey) && ephemeralPublicKey.length === X25519_KEY_BYTES, 'the agreement needs a 32-byte ephemeral public key');
-    arg(Buffer.isBuffer(sharedSecret) && sharedSecret.length === X25519_KEY_BYTES, 'the agreement needs a 32-byte shared secret');
-    const k = deriveKeyAndNonce(sharedSecret, resultKdfSalt(ephemeralPublicKey, clientPub), kdfInfo(RESULT_DOMAIN_BYTES, binding.networkId));
-    sharedSecret.fill(0);
-    return { networkId: binding.networkId, clientResultPublicKey: Buffer.from(clientPub), ephemeralPublicKey: Buffer.from(ephemeralPublicKey), key: k.key, nonce: k.nonce };
-}
-
-/**
- * `derived` (from resultKeyFromAgreement, for the same network and client key) replaces the X25519 + HKDF step; otherwise
- * it runs here with `ephemeral` (a fresh key when omitted).
- */
-export function prepareResultSeal(length: number, binding: ResultBinding & { clientResultPublicKey: Buffer }, ephemeral?: EphemeralX25519Key, derived?: ResultKey): ResultSeal {
+export function prepareResultSeal(length: number, binding: ResultBinding & { clientResultPublicKey: Buffer }, ephemeral?: EphemeralX25519Key): ResultSeal {
     const job = checkResultBinding(binding);
     arg(Number.isInteger(length) && length >= 0, `result length must be a non-negative integer, got ${length}`);
     if (length > MAX_PAYLOAD_BYTES) throw new EnvelopeError('TOO_LARGE', `result is ${length} bytes, the cap is ${MAX_PAYLOAD_BYTES}`);
     const clientPub = binding.clientResultPublicKey;
     const id = recipientId(clientPub);
-    let ephPub: Buffer;
-    let k: { key: Buffer; nonce: Buffer };
-    if (derived) {
-        arg(derived.networkId === binding.networkId && derived.clientResultPublicKey.equals(clientPub), 'the derived result key is for another network or client key');
-        arg(!usedResultKeys.has(derived), 'a derived result key seals one result only; derive a new one');
-        usedResultKeys.add(derived);
-        ephPub = derived.ephemeralPublicKey;
-        k = { key: Buffer.from(derived.key), nonce: derived.nonce };
-        derived.key.fill(0);
-    } else {
-        const eph = ephemeral ?? generateEphemeralX25519Key();
-        let shared: Buffer;
-        try {
-            shared = x25519SharedSecret(eph.privateKey, clientPub);
-        } catch {
-            throw badResultKey();
-        }
-        k = deriveKeyAndNonce(shared, resultKdfSalt(eph.publicKey, clientPub), kdfInfo(RESULT_DOMAIN_BYTES, binding.networkId));
-        shared.fill(0);
-        ephPub = eph.publicKey;
+    const eph = ephemeral ?? generateEphemeralX25519Key();
+    let shared: Buffer;
+    try {
+        shared = x25519SharedSecret(eph.privateKey, clientPub);
+    } catch {
+        throw new EnvelopeError('BAD_ARGUMENT', 'client result key is not a usable X25519 public key');
     }
+    const k = deriveKeyAndNonce(shared, Buffer.concat([eph.publicKey, clientPub]), kdfInfo(RESULT_DOMAIN_BYTES, binding.networkId));
+    shared.fill(0);
 
     const header = Buffer.allocUnsafe(RES_HEADER);
     RESULT_MAGIC.copy(header, 0);
@@ -522,19 +463,19 @@ export function prepareResultSeal(length: number, binding: ResultBinding & { cli
     job.hash.copy(header, RES_JOB_HASH);
     binding.modelHash.copy(header, RES_MODEL);
     id.copy(header, RES_RECIPIENT);
-    ephPub.copy(header, RES_EPHEMERAL);
+    eph.publicKey.copy(header, RES_EPHEMERAL);
     header.writeUInt32BE(length, RES_LENGTH);
     return { header, aad: Buffer.concat([RESULT_DOMAIN_BYTES, header]), key: k.key, nonce: k.nonce };
 }
 
 /**
  * Encrypts a result to the client's result key. Anyone can do this; the enclave's receipt is what vouches for it.
- * `ephemeral` is a fresh one-time key; one is generated when omitted. Never pass
+ * `ephemeral` is a fresh one-time key (e.g. from an EphemeralKeyPool); one is generated when omitted. Never pass
  * the same ephemeral key twice: the key and nonce are derived from it.
  */
-export function sealResult(plaintext: Buffer, binding: ResultBinding & { clientResultPublicKey: Buffer }, ephemeral?: EphemeralX25519Key, derived?: ResultKey): Buffer {
+export function sealResult(plaintext: Buffer, binding: ResultBinding & { clientResultPublicKey: Buffer }, ephemeral?: EphemeralX25519Key): Buffer {
     arg(Buffer.isBuffer(plaintext), 'result must be a Buffer');
-    const s = prepareResultSeal(plaintext.length, binding, ephemeral, derived);
+    const s = prepareResultSeal(plaintext.length, binding, ephemeral);
     const out = Buffer.allocUnsafe(RES_HEADER + plaintext.length + GCM_TAG_BYTES);
     s.header.copy(out, 0);
     gcmSealInto(s.key, s.nonce, [s.aad], plaintext, out, RES_HEADER);
@@ -575,5 +516,5 @@ export function openResult(bytes: Buffer, binding: ResultBinding, recipient: Rec
 
 export { EnvelopeError } from './envelope-error';
 export type { EnvelopeErrorCode } from './envelope-error';
-export { generateEphemeralX25519Key, generateX25519KeyPair, recipientId, x25519PrivateKeyObject, x25519PublicKeyObject, x25519Recipient, exportX25519PublicKey } from './x25519';
+export { EphemeralKeyPool, generateEphemeralX25519Key, generateX25519KeyPair, recipientId, x25519PrivateKeyObject, x25519PublicKeyObject, x25519Recipient, exportX25519PublicKey } from './x25519';
 export type { EphemeralX25519Key, X25519KeyPair, X25519Recipient } from './x25519';

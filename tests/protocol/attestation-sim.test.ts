@@ -239,7 +239,7 @@ describe('computeWorkerMeasurement', () => {
         expect(computeWorkerMeasurement(REPO, { network: 'devnet' })).toBe(a);
         expect(listMeasuredFiles(REPO)).toContain('protocol/attestation/simulated.ts');
         // the enclave's sealing thread is plain JavaScript and runs inside the enclave: it must be measured
-        expect(listMeasuredFiles(REPO)).toContain('worker/enclave/crypto-thread.js');
+        expect(listMeasuredFiles(REPO)).toContain('worker/enclave/result-sealer-thread.js');
     });
 });
 

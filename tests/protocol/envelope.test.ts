@@ -18,8 +18,7 @@ import {
     sealInput,
     sealResult,
     prepareResultSeal,
-    resultKeyFromAgreement,
-    x25519PublicKeyObject,
+    EphemeralKeyPool,
     generateEphemeralX25519Key,
     x25519PrivateKeyObject,
     x25519Recipient,
@@ -357,22 +356,18 @@ describe('one-time ephemeral keys and prepared result seals', () => {
         expect(codeOf(() => prepareResultSeal(1, { ...binding, clientResultPublicKey: Buffer.alloc(32) }))).toBe('BAD_ARGUMENT');
     });
 
-    it('a key derived from an agreement made elsewhere seals the same envelope as the sealing-time derivation, once', () => {
-        const out = crypto.randomBytes(3000);
-        const eph = generateEphemeralX25519Key();
-        const agreement = { ephemeralPublicKey: eph.publicKey, sharedSecret: crypto.diffieHellman({ privateKey: eph.privateKey, publicKey: x25519PublicKeyObject(client.publicKey) }) };
-        const derived = resultKeyFromAgreement(binding, agreement);
-        expect(agreement.sharedSecret.equals(Buffer.alloc(32))).toBe(true); // wiped once used
-        const sealed = sealResult(out, binding, undefined, derived);
-        expect(sealed.equals(sealResult(out, binding, eph))).toBe(true);
-        expect(openResult(sealed, binding, client.privateKey).equals(out)).toBe(true);
-        // a second result under the same key and nonce would break AES-GCM: refused
-        expect(() => sealResult(out, binding, undefined, derived)).toThrow(/seals one result only/);
-        // a key derived for another client or network is refused, not silently used
-        const other = resultKeyFromAgreement(binding, { ephemeralPublicKey: eph.publicKey, sharedSecret: crypto.randomBytes(32) });
-        expect(codeOf(() => sealResult(out, { ...binding, clientResultPublicKey: generateX25519KeyPair().publicKey }, undefined, other))).toBe('BAD_ARGUMENT');
-        expect(codeOf(() => sealResult(out, { ...binding, networkId: binding.networkId + 1 }, undefined, other))).toBe('BAD_ARGUMENT');
-        expect(codeOf(() => resultKeyFromAgreement(binding, { ephemeralPublicKey: Buffer.alloc(31), sharedSecret: crypto.randomBytes(32) }))).toBe('BAD_ARGUMENT');
-        expect(codeOf(() => resultKeyFromAgreement({ ...binding, clientResultPublicKey: Buffer.alloc(5) }, agreement))).toBe('BAD_ARGUMENT');
+    it('a pool hands out every key once: distinct keys well past its size, refilled in the background', async () => {
+        const pool = new EphemeralKeyPool(4);
+        for (let i = 0; i < 50 && pool.ready < 4; i++) await new Promise((r) => setTimeout(r, 10));
+        expect(pool.ready).toBe(4);
+        const seen = new Set<string>();
+        for (let i = 0; i < 20; i++) seen.add(pool.take().publicKey.toString('hex'));
+        expect(seen.size).toBe(20);
+        // results sealed with pooled keys are all distinct envelopes for the same plaintext, and all open
+        const out = Buffer.from('same result');
+        const envs = Array.from({ length: 6 }, () => sealResult(out, binding, pool.take()));
+        expect(new Set(envs.map((e) => e.toString('hex'))).size).toBe(6);
+        for (const e of envs) expect(openResult(e, binding, client.privateKey).equals(out)).toBe(true);
+        expect(() => new EphemeralKeyPool(-1)).toThrow(EnvelopeError);
     });
 });

@@ -2,12 +2,12 @@ import * as crypto from 'crypto';
 import * as util from 'util';
 import { Address } from '@ton/core';
 import { keyPairFromSeed } from '@ton/crypto';
-import { envelopeCommitment, EnvelopeError, InputBinding, openInput, ResultKey, resultKeyFromAgreement, sealResult } from '../../protocol/envelope';
-import { EnclaveCryptoThread } from './cryptoThread';
+import { envelopeCommitment, EnvelopeError, InputBinding, openInput, sealResult } from '../../protocol/envelope';
+import { ResultSealerThread } from './resultSealer';
 import { ed25519PrivateKeyObject } from '../../protocol/ed25519';
 import { enclaveReportData } from '../../protocol/enclave-keys';
 import { bufferToUint256, receiptHash, ReceiptFields } from '../../protocol/receipt';
-import { exportX25519PublicKey, recipientId, X25519Recipient, x25519SharedSecret } from '../../protocol/x25519';
+import { EphemeralKeyPool, exportX25519PublicKey, recipientId, X25519Recipient, x25519SharedSecret } from '../../protocol/x25519';
 
 /**
  * The enclave's key holder: the only object that ever holds the enclave's private keys or job plaintext.
@@ -67,22 +67,10 @@ export interface JobOutcome {
 export const RECEIPT_MEMORY = 1024;
 
 /**
- * Results at least this large are sealed and hashed on the enclave's crypto thread (cryptoThread.ts), so the JS
+ * Results at least this large are sealed and hashed on the enclave's sealing thread (resultSealer.ts), so the JS
  * thread can run the next job's model meanwhile; below it the thread hand-off costs more than the work.
  */
 export const OFF_THREAD_SEAL_MIN_BYTES = 256 * 1024;
-
-type Settled<T> = { ok: T } | { error: unknown };
-
-/** A promise that never rejects, so work started early cannot become an unhandled rejection if the job fails first. */
-function settle<T>(p: Promise<T>): Promise<Settled<T>> {
-    return p.then((ok) => ({ ok }), (error: unknown) => ({ error }));
-}
-
-function unwrap<T>(s: Settled<T>): T {
-    if ('error' in s) throw s.error;
-    return s.ok;
-}
 
 export class Enclave {
     readonly #edPrivateKey: crypto.KeyObject;
@@ -93,7 +81,8 @@ export class Enclave {
     readonly #attestation: AttestationSource | undefined;
     readonly #measurement: Buffer | undefined;
     readonly #signed = new Set<string>(); // receipt hashes (hex) of runJob results, insertion-ordered for eviction
-    readonly #crypto = new EnclaveCryptoThread(); // started on the first job
+    readonly #ephemeralKeys = new EphemeralKeyPool(4); // one-time keys for result envelopes, made off the JS thread
+    readonly #sealer = new ResultSealerThread(); // started on the first large result
 
     constructor(options: EnclaveOptions = {}) {
         const seed = crypto.randomBytes(32);
@@ -171,39 +160,37 @@ export class Enclave {
      * The input plaintext is handed only to `infer` and wiped afterwards (best effort: JS may have copied it).
      *
      * The receipt's input commitment is computed here from the bytes actually decrypted, so only an escrow whose
-     * inputCommitment names this very envelope accepts the receipt. Hashing 256 KB costs ~0.7 ms on these machines
-     * (no SHA extensions), so it runs on the enclave's crypto thread (cryptoThread.ts) with the result's key
-     * agreement while this thread decrypts and `infer` runs; a mismatch with ctx.inputCommitment is still refused
-     * before any result or receipt exists.
+     * inputCommitment names this very envelope accepts the receipt. Hashing 256 KB costs ~1 ms on these machines
+     * (no SHA extensions), so it runs on libuv's thread pool (WebCrypto digest copies the bytes at call time) while
+     * this thread decrypts and `infer` runs; a mismatch with ctx.inputCommitment is still refused before any
+     * result or receipt exists.
      *
-     * The Buffer `infer` returns is consumed: a large one is handed to the crypto thread (cryptoThread.ts) and comes
+     * The Buffer `infer` returns is consumed: a large one is handed to the sealing thread (resultSealer.ts) and comes
      * back detached (length 0), so return a Buffer nothing else needs.
      */
     async runJob(envelope: Buffer, ctx: JobContext, infer: (plaintext: Buffer) => Promise<Buffer>): Promise<JobOutcome> {
         if (!this.#measurement) throw new Error('the enclave has no measurement: pass options.measurement or an attestation source that has one');
         const job = Address.isAddress(ctx.job) ? ctx.job : Address.parse(ctx.job);
-        // Off the JS thread while it decrypts and the model runs: the input's hash, and the key agreement of the
-        // result (it does not depend on the result), so only AES-GCM, a hash and a signature follow the model.
-        const prepared = settle(this.#crypto.prepare(envelope, ctx.clientResultPublicKey));
-        let plaintext: Buffer | undefined;
+        const hashing = crypto.subtle.digest('SHA-256', envelope).then((d) => ({ ok: Buffer.from(d) }), (e: unknown) => ({ error: e }));
+        const plaintext = this.openInput(envelope, ctx);
         let output: Buffer;
         try {
-            plaintext = this.openInput(envelope, ctx);
             output = await infer(plaintext);
             if (!Buffer.isBuffer(output)) throw new TypeError('the inference function must return a Buffer');
-            const { inputCommitment, agreement } = unwrap(await prepared);
+            const hashed = await hashing;
+            if ('error' in hashed) throw hashed.error;
+            const inputCommitment = hashed.ok;
             if (ctx.inputCommitment !== undefined && !inputCommitment.equals(ctx.inputCommitment)) {
                 throw new EnvelopeError('WRONG_COMMITMENT', "sha256(envelope) differs from the job's input commitment");
             }
             const resultBinding = { networkId: ctx.networkId, job, modelHash: ctx.modelHash, clientResultPublicKey: ctx.clientResultPublicKey };
-            if ('error' in agreement) throw new EnvelopeError('BAD_ARGUMENT', 'client result key is not a usable X25519 public key');
-            const derived: ResultKey = resultKeyFromAgreement(ctx, agreement);
+            const ephemeral = this.#ephemeralKeys.take();
             let resultEnvelope: Buffer;
             let outputCommitment: Buffer;
             if (output.length >= OFF_THREAD_SEAL_MIN_BYTES) {
-                ({ envelope: resultEnvelope, commitment: outputCommitment } = await this.#crypto.seal(output, resultBinding, undefined, derived));
+                ({ envelope: resultEnvelope, commitment: outputCommitment } = await this.#sealer.seal(output, resultBinding, ephemeral));
             } else {
-                resultEnvelope = sealResult(output, resultBinding, undefined, derived);
+                resultEnvelope = sealResult(output, resultBinding, ephemeral);
                 outputCommitment = envelopeCommitment(resultEnvelope);
             }
             const receipt: ReceiptFields = {
@@ -218,9 +205,7 @@ export class Enclave {
             this.#remember(hash.toString('hex'));
             return { resultEnvelope, inputCommitment, outputCommitment, receipt, receiptSignature: crypto.sign(null, hash, this.#edPrivateKey) };
         } finally {
-            plaintext?.fill(0);
-            // the agreement's secret, unused when the job failed before sealing (resultKeyFromAgreement wipes it)
-            void prepared.then((r) => 'ok' in r && !('error' in r.ok.agreement) && r.ok.agreement.sharedSecret.fill(0));
+            plaintext.fill(0);
         }
     }
 

@@ -3,8 +3,8 @@ import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { Address } from '@ton/core';
 import { NETWORK_IDS } from '../../protocol/network';
-import { EnvelopeError, generateEphemeralX25519Key, generateX25519KeyPair, MAX_PAYLOAD_BYTES, openResult, resultKeyFromAgreement, sealResult } from '../../protocol/envelope';
-import { EnclaveCryptoThread } from '../../worker/enclave/cryptoThread';
+import { EnvelopeError, generateEphemeralX25519Key, generateX25519KeyPair, MAX_PAYLOAD_BYTES, openResult, sealResult } from '../../protocol/envelope';
+import { ResultSealerThread } from '../../worker/enclave/resultSealer';
 
 const NET: number = NETWORK_IDS.devnet;
 const client = generateX25519KeyPair();
@@ -24,8 +24,8 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
     return 'OK';
 }
 
-describe('EnclaveCryptoThread: large results sealed off the JS thread', () => {
-    const sealer = new EnclaveCryptoThread();
+describe('ResultSealerThread (large results sealed on the enclave’s sealing thread)', () => {
+    const sealer = new ResultSealerThread();
     afterAll(() => sealer.close());
 
     it('gives byte-for-byte the envelope sealResult gives with the same ephemeral key, and sha256 of it', async () => {
@@ -57,7 +57,7 @@ describe('EnclaveCryptoThread: large results sealed off the JS thread', () => {
     });
 
     it('answers concurrent seals each with its own envelope', async () => {
-        const outs: Buffer[] = Array.from({ length: 8 }, (_, i) => crypto.randomBytes(64 * 1024 + i));
+        const outs = Array.from({ length: 8 }, (_, i) => crypto.randomBytes(64 * 1024 + i));
         const sealed = await Promise.all(outs.map((o) => sealer.seal(Buffer.from(o), binding)));
         sealed.forEach((s, i) => expect(openResult(s.envelope, binding, client.privateKey).equals(outs[i])).toBe(true));
     });
@@ -69,56 +69,26 @@ describe('EnclaveCryptoThread: large results sealed off the JS thread', () => {
     });
 
     it('fails pending seals with a clear error when the thread stops, and starts a new thread for the next one', async () => {
-        const own = new EnclaveCryptoThread();
+        const own = new ResultSealerThread();
         const pending = own.seal(crypto.randomBytes(4 * 1024 * 1024), binding);
         await own.close();
-        await expect(pending).rejects.toThrow(/the crypto thread stopped/);
+        await expect(pending).rejects.toThrow(/the sealing thread stopped/);
         const out = crypto.randomBytes(1000);
         const again = await own.seal(Buffer.from(out), binding);
         expect(openResult(again.envelope, binding, client.privateKey).equals(out)).toBe(true);
         await own.close();
     });
 
-    it('an idle crypto thread does not keep a process from exiting', () => {
+    it('an idle sealing thread does not keep a process from exiting', () => {
         const script = `require('ts-node').register({ transpileOnly: true, swc: true });
-const { EnclaveCryptoThread } = require('./worker/enclave/cryptoThread');
+const { ResultSealerThread } = require('./worker/enclave/resultSealer');
 const { generateX25519KeyPair } = require('./protocol/envelope');
 const { Address } = require('@ton/core');
-new EnclaveCryptoThread()
+new ResultSealerThread()
     .seal(Buffer.alloc(300000), { networkId: 1, job: new Address(0, Buffer.alloc(32)), modelHash: Buffer.alloc(32), clientResultPublicKey: generateX25519KeyPair().publicKey })
     .then((r) => console.log('sealed ' + r.envelope.length));`;
         const r = spawnSync(process.execPath, ['-e', script], { cwd: path.join(__dirname, '..', '..'), encoding: 'utf8', timeout: 20_000 });
         expect(r.stdout.trim()).toBe(`sealed ${300000 + 118 + 16}`);
         expect(r.status).toBe(0);
-    });
-});
-
-describe('EnclaveCryptoThread.prepare: the input hash and the result key agreement, while the model runs', () => {
-    const thread = new EnclaveCryptoThread();
-    afterAll(() => thread.close());
-
-    it('gives sha256 of the envelope and an agreement whose derived key seals a result the client opens', async () => {
-        const envelope = crypto.randomBytes(256 * 1024);
-        const before = Buffer.from(envelope);
-        const p = await thread.prepare(envelope, client.publicKey);
-        expect(envelope.equals(before)).toBe(true); // copied: the caller keeps its bytes
-        expect(p.inputCommitment.equals(crypto.createHash('sha256').update(envelope).digest())).toBe(true);
-        if ('error' in p.agreement) throw new Error(`agreement failed: ${p.agreement.error}`);
-        const out = crypto.randomBytes(5000);
-        const sealed = sealResult(out, binding, undefined, resultKeyFromAgreement(binding, p.agreement));
-        expect(openResult(sealed, binding, client.privateKey).equals(out)).toBe(true);
-        // every job gets a fresh one-time key
-        const q = await thread.prepare(envelope, client.publicKey);
-        expect('error' in q.agreement).toBe(false);
-        expect((q.agreement as { ephemeralPublicKey: Buffer }).ephemeralPublicKey.equals(p.agreement.ephemeralPublicKey)).toBe(false);
-    });
-
-    it('reports a low-order client key as a failed agreement (the hash still comes back), a malformed one as BAD_ARGUMENT', async () => {
-        const envelope = crypto.randomBytes(1000);
-        const p = await thread.prepare(envelope, Buffer.alloc(32));
-        expect(p.inputCommitment.equals(crypto.createHash('sha256').update(envelope).digest())).toBe(true);
-        expect('error' in p.agreement).toBe(true);
-        expect(await codeOf(thread.prepare(envelope, Buffer.alloc(31)))).toBe('BAD_ARGUMENT');
-        expect(await codeOf(thread.prepare('not a buffer' as unknown as Buffer, client.publicKey))).toBe('BAD_ARGUMENT');
     });
 });
