@@ -181,7 +181,11 @@ export class InferenceEngine {
         return this.thread;
     }
 
-    /** Loads the model on the thread, then sends its runs there; if loading fails the model simply stays inline. */
+    /**
+     * Loads the model on the thread, then sends its runs there; if loading fails the model simply stays inline. Its
+     * JS-thread sessions stay loaded (the pool releases sessions only all together), so a moved model's session
+     * memory is held twice.
+     */
     private moveToThread(modelHash: string): void {
         if (this.threadWarming.has(modelHash)) return;
         this.threadWarming.add(modelHash);
