@@ -9,6 +9,7 @@
  *
  * Also served by the CLI: `cocoon devnet --port 8081 [--state <dir>] [--fund <address>=<TON> ...]`.
  */
+import '../protocol/chain/nativeSha256'; // Node's SHA-256 for every cell the emulator's results are parsed into
 import * as http from 'http';
 import { Address, Cell, Message, loadMessage, toNano } from '@ton/core';
 import { Blockchain } from '@ton/sandbox';

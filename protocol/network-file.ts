@@ -103,9 +103,13 @@ export function writeNetworkFile(file: string, net: NetworkFile): void {
     fs.renameSync(tmp, file);
 }
 
-/** A v4 wallet from a 32-byte hex seed (how local networks and the CLI name wallets). */
-export function walletFromSeed(chain: ChainClient, seedHex: string, options: { pollIntervalMs?: number } = {}): WalletSender {
+/**
+ * A v4 wallet from a 32-byte hex seed (how local networks and the CLI name wallets). Batching is on unless turned
+ * off: concurrent jobs' messages (a client's OpenJobs, a worker's claims and receipts) share wallet transactions
+ * instead of queueing one per seqno.
+ */
+export function walletFromSeed(chain: ChainClient, seedHex: string, options: { pollIntervalMs?: number; batch?: boolean } = {}): WalletSender {
     const seed = seedHex.trim().replace(/^0x/i, '').toLowerCase();
     if (!HEX32.test(seed)) throw new NetworkFileError('a wallet seed must be 32 bytes in hex (64 digits)');
-    return new WalletSender(chain, { version: 'v4', keyPair: keyPairFromSeed(Buffer.from(seed, 'hex')), pollIntervalMs: options.pollIntervalMs ?? 100 });
+    return new WalletSender(chain, { version: 'v4', keyPair: keyPairFromSeed(Buffer.from(seed, 'hex')), pollIntervalMs: options.pollIntervalMs ?? 100, batch: options.batch ?? true });
 }

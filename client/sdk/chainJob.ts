@@ -4,7 +4,7 @@
  * the escrow's state, and the enclave's receipt signature (from the SubmitReceipt that committed the job).
  */
 import { Address, Cell, Message, Transaction } from '@ton/core';
-import { ChainClient, ChainTransaction } from '../../protocol/chain';
+import { ChainClient, ChainTransaction, sentMessage } from '../../protocol/chain';
 import { uint256ToBuffer } from '../../protocol/receipt';
 import { decodeEvent } from '../../orchestrator/watcher/events';
 import {
@@ -79,7 +79,8 @@ export interface OpenedJob {
 }
 
 /**
- * The job created by the OpenJob that `walletTx` sent to `registry`. The registry's transaction is the one whose
+ * The job created by the OpenJob (`openJobBody`) that `walletTx` sent to `registry`, among any other messages the
+ * wallet batched into it. The registry's transaction is the one whose
  * inbound message is our wallet's outbound one (same source, same creation lt: unique per sender); its JobOpened
  * event gives the job id. A rejected OpenJob (the registry's compute phase failed) is OPEN_FAILED with its exit code.
  */
@@ -87,9 +88,10 @@ export async function findOpenedJob(
     chain: ChainClient,
     registry: Address,
     walletTx: ChainTransaction,
+    openJobBody: Cell,
     opts: { timeoutMs?: number; pollMs?: number } = {},
 ): Promise<OpenedJob> {
-    const sent = [...walletTx.tx.outMessages.values()].find((m) => m.info.type === 'internal' && m.info.dest.equals(registry));
+    const sent = sentMessage(walletTx, registry, openJobBody);
     if (!sent || sent.info.type !== 'internal') {
         throw new CocoonError('OPEN_FAILED', `the wallet transaction ${walletTx.hash.toString('hex')} sent nothing to the registry`, 'check the wallet balance and retry');
     }

@@ -213,7 +213,7 @@ export class CocoonClient {
         } catch (e) {
             throw new CocoonError('OPEN_FAILED', `sending OpenJob failed: ${(e as Error).message}`, 'check the wallet and the endpoint; the envelope is uploaded, so a retry only re-sends OpenJob');
         }
-        const opened = await findOpenedJob(this.chain, this.registryAddress, sent.transaction, { pollMs: this.pollMs });
+        const opened = await findOpenedJob(this.chain, this.registryAddress, sent.transaction, body, { pollMs: this.pollMs });
         if (opened.event.inputCommitment !== BigInt('0x' + commitment)) {
             throw new CocoonError('OPEN_FAILED', `the JobOpened event of job ${opened.jobId} names another input commitment`, 'report this: the registry did not record what was sent');
         }

@@ -12,11 +12,16 @@ import { ed25519PrivateKeyObject } from '../ed25519';
  *    for the message hash; only when it has not landed, is still valid, and the error was transient is the very
  *    same BoC sent again (same seqno, same hash: it can land at most once).
  *  - Usable as a @ton/core Sender, so wrappers can `contract.send(walletSender, …)`; `send` waits for inclusion.
+ *  - With `batch`, transfers asked for while the wallet waits for its previous transaction are coalesced into the
+ *    next one (up to MAX_BATCH_MESSAGES[version] messages): a wallet lands one transaction per seqno, so without
+ *    this a busy worker or client could send one message per round trip (per block, on a real network). Each
+ *    caller still gets its own promise and the shared transaction; `sentMessage` finds its message in it.
  */
 import { KeyPair, mnemonicToPrivateKey } from '@ton/crypto';
 import {
     Address,
     Cell,
+    Message,
     MessageRelaxed,
     Sender,
     SenderArguments,
@@ -53,7 +58,18 @@ export interface WalletSenderOptions {
     pollIntervalMs?: number;
     /** Submission attempts on transient network errors (default 3). */
     sendAttempts?: number;
+    /**
+     * Coalesce transfers that queue behind an unconfirmed one into a single wallet transaction (default false).
+     * Only transfers with the same send mode share a transaction; a transfer never waits for company.
+     */
+    batch?: boolean;
 }
+
+/**
+ * Most messages one wallet transaction carries: V4 sends at most 4; V5R1's action list takes up to 255, capped
+ * here so the signed external message stays far below the network's size limits.
+ */
+export const MAX_BATCH_MESSAGES: Record<WalletVersion, number> = { v4: 4, v5r1: 64 };
 
 export interface TransferMessage {
     to: Address | string;
@@ -87,6 +103,16 @@ export interface SentTransfer extends Omit<SubmittedTransfer, 'included'> {
 }
 
 const walletLocks = new Map<string, Promise<unknown>>();
+
+interface QueuedTransfer {
+    messages: MessageRelaxed[];
+    sendMode: SendMode;
+    resolve(s: SubmittedTransfer): void;
+    reject(e: unknown): void;
+}
+
+/** Transfers waiting for the next batched transaction of each wallet (by raw address), oldest first. */
+const batchQueues = new Map<string, QueuedTransfer[]>();
 
 function sleep(ms: number): Promise<void> {
     return new Promise((r) => setTimeout(r, ms));
@@ -179,6 +205,54 @@ export class WalletSender implements Sender {
      * settles, so the next transfer from it uses the next seqno.
      */
     submit(messages: (TransferMessage | MessageRelaxed)[], opts: TransferOptions = {}): Promise<SubmittedTransfer> {
+        const relaxed = messages.map(toRelaxed);
+        const sendMode = opts.sendMode ?? SendMode.PAY_GAS_SEPARATELY | SendMode.IGNORE_ERRORS;
+        if (relaxed.length > this.maxMessages) {
+            return Promise.reject(new RangeError(`a ${this.opts.version} wallet sends at most ${this.maxMessages} messages per transaction, got ${relaxed.length}`));
+        }
+        if (!this.opts.batch) return this.withWalletLock(() => this.submitUnlocked(relaxed, sendMode));
+        return new Promise<SubmittedTransfer>((resolve, reject) => {
+            const key = this.address.toRawString();
+            const queue = batchQueues.get(key);
+            if (queue) {
+                queue.push({ messages: relaxed, sendMode, resolve, reject });
+                return;
+            }
+            batchQueues.set(key, [{ messages: relaxed, sendMode, resolve, reject }]);
+            this.scheduleBatch(key);
+        });
+    }
+
+    /** Most messages in one transaction of this wallet. */
+    get maxMessages(): number {
+        return MAX_BATCH_MESSAGES[this.opts.version];
+    }
+
+    /**
+     * Once the wallet is free, sends the oldest queued transfers that fit one transaction (same send mode, at most
+     * maxMessages messages) and, while any are left, queues the next batch behind this one's inclusion.
+     */
+    private scheduleBatch(key: string): void {
+        const batch: QueuedTransfer[] = [];
+        const sent = this.withWalletLock(() => {
+            const queue = batchQueues.get(key) ?? [];
+            let count = 0;
+            while (queue.length > 0 && queue[0].sendMode === (batch[0] ?? queue[0]).sendMode && count + queue[0].messages.length <= this.maxMessages) {
+                count += queue[0].messages.length;
+                batch.push(queue.shift()!);
+            }
+            if (queue.length > 0) this.scheduleBatch(key);
+            else batchQueues.delete(key);
+            return this.submitUnlocked(batch.flatMap((t) => t.messages), batch[0].sendMode);
+        });
+        sent.then(
+            (s) => batch.forEach((t) => t.resolve(s)),
+            (e) => batch.forEach((t) => t.reject(e)),
+        );
+    }
+
+    /** Runs `submitOne` when the wallet's previous transfer has settled, and holds the wallet until this one has. */
+    private withWalletLock(submitOne: () => Promise<SubmittedTransfer>): Promise<SubmittedTransfer> {
         const key = this.address.toRawString();
         const previous = walletLocks.get(key) ?? Promise.resolve();
         let release!: () => void;
@@ -192,7 +266,7 @@ export class WalletSender implements Sender {
         return previous.then(async () => {
             let submitted: SubmittedTransfer;
             try {
-                submitted = await this.submitUnlocked(messages.map(toRelaxed), opts.sendMode ?? SendMode.PAY_GAS_SEPARATELY | SendMode.IGNORE_ERRORS);
+                submitted = await submitOne();
             } catch (e) {
                 release();
                 throw e;
@@ -299,6 +373,19 @@ export function seqnoFromWalletData(version: WalletVersion, data: Cell): number 
     const s = data.beginParse();
     if (version === 'v5r1') s.skip(1);
     return s.loadUint(32);
+}
+
+/**
+ * The internal message `walletTx` sent to `to` with `body` (compared by hash): a caller's own message, also when a
+ * batched transaction carries several to the same contract. Undefined when the wallet did not send it (e.g. its
+ * balance could not pay for it: wallets skip such a message and send the rest).
+ */
+export function sentMessage(walletTx: ChainTransaction, to: Address, body: Cell): Message | undefined {
+    const hash = body.hash();
+    for (const m of walletTx.tx.outMessages.values()) {
+        if (m.info.type === 'internal' && m.info.dest.equals(to) && m.body.hash().equals(hash)) return m;
+    }
+    return undefined;
 }
 
 function toRelaxed(m: TransferMessage | MessageRelaxed): MessageRelaxed {

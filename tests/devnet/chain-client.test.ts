@@ -3,7 +3,7 @@
  * (V4 / V5R1, seqno serialization, inclusion by normalized hash) and its behaviour under faults: lost answers,
  * failed submissions, swallowed messages, expiry and seqno conflicts. All against an in-process devnet.
  */
-import { Address, beginCell, external, internal, storeMessage, toNano } from '@ton/core';
+import { Address, beginCell, external, internal, SendMode, storeMessage, toNano } from '@ton/core';
 import { WalletContractV4, WalletContractV5R1 } from '@ton/ton';
 import { Devnet, startDevnet } from '../../devnet';
 import {
@@ -15,7 +15,9 @@ import {
     SendRejectedError,
     SeqnoConflictError,
     WalletSender,
+    MAX_BATCH_MESSAGES,
     normalizedMessageHash,
+    sentMessage,
     chainPushFromEnv,
     seqnoFromWalletData,
 } from '../../protocol/chain';
@@ -182,6 +184,59 @@ describe('WalletSender', () => {
         const sender = new WalletSender(client, { version: 'v4', keyPair, ...POLL });
         await expect(sender.transfer([{ to: sender.address, value: '0.01' }])).rejects.toThrow(SendRejectedError);
         await expect(sender.transfer([{ to: sender.address, value: '0.01' }])).rejects.toThrow(/rejected: .*External message was not accepted/);
+    });
+});
+
+describe('WalletSender batching (batch: true)', () => {
+    const bodyOf = (i: number) => beginCell().storeUint(0, 32).storeStringTail(`batched ${i}`).endCell();
+
+    test('transfers queued behind an unconfirmed one share the next transaction, 4 per V4 transaction; each finds its own message', async () => {
+        const sender = await fundedSender(client, toNano('10'), { batch: true });
+        const dest = new Address(0, Buffer.alloc(32, 0xc1));
+        // all 9 are asked for in one tick: the first transaction takes 4, the next 4 queue behind it, then 1
+        const results = await Promise.all(Array.from({ length: 9 }, (_, i) => sender.transfer([{ to: dest, value: toNano('0.1') + BigInt(i), bounce: false, body: bodyOf(i) }])));
+        expect(await sender.getSeqno()).toBe(3);
+        expect(results.map((r) => r.seqno)).toEqual([0, 0, 0, 0, 1, 1, 1, 1, 2]);
+        expect(new Set(results.map((r) => r.transaction.hash.toString('hex'))).size).toBe(3);
+        results.forEach((r, i) => {
+            const m = sentMessage(r.transaction, dest, bodyOf(i));
+            expect(m?.info.type === 'internal' && m.info.value.coins).toBe(toNano('0.1') + BigInt(i));
+        });
+        expect(sentMessage(results[0].transaction, dest, bodyOf(4))).toBeUndefined(); // not in another's transaction
+        const received = await client.getTransactions(dest, { limit: 20 });
+        expect(received.map((t) => t.tx.inMessage!.body.beginParse().skip(32).loadStringTail()).sort()).toEqual(Array.from({ length: 9 }, (_, i) => `batched ${i}`).sort());
+    });
+
+    test('transfers with different send modes never share a transaction', async () => {
+        const sender = await fundedSender(client, toNano('10'), { batch: true });
+        const dest = new Address(0, Buffer.alloc(32, 0xc2));
+        const [first, a, b, c] = await Promise.all([
+            sender.transfer([{ to: dest, value: '0.1', bounce: false }]),
+            sender.transfer([{ to: dest, value: '0.1', bounce: false }]),
+            sender.transfer([{ to: dest, value: '0.1', bounce: false }], { sendMode: SendMode.PAY_GAS_SEPARATELY }),
+            sender.transfer([{ to: dest, value: '0.1', bounce: false }]),
+        ]);
+        // in order: [first, a] share; b (another mode) goes alone; c cannot join b and leaves after it
+        expect([first.seqno, a.seqno, b.seqno, c.seqno]).toEqual([0, 0, 1, 2]);
+        expect(await sender.getSeqno()).toBe(3);
+    });
+
+    test('more messages than one transaction carries → RangeError naming the limit; nothing is sent', async () => {
+        const sender = await fundedSender(client, toNano('10'), { batch: true });
+        const five = Array.from({ length: 5 }, () => ({ to: sender.address, value: '0.01' }));
+        await expect(sender.transfer(five)).rejects.toThrow('a v4 wallet sends at most 4 messages per transaction, got 5');
+        expect(await sender.getSeqno()).toBe(0);
+        expect(MAX_BATCH_MESSAGES.v4).toBe(4);
+    });
+
+    test('a batch that cannot be sent rejects every caller in it with the error', async () => {
+        const { keyPair } = randomWallet();
+        const sender = new WalletSender(client, { version: 'v4', keyPair, ...POLL, batch: true }); // never funded
+        const all = await Promise.allSettled([0, 1, 2].map(() => sender.transfer([{ to: sender.address, value: '0.01' }])));
+        for (const r of all) {
+            expect(r.status).toBe('rejected');
+            expect((r as PromiseRejectedResult).reason).toBeInstanceOf(SendRejectedError);
+        }
     });
 });
 

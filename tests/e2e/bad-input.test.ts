@@ -108,7 +108,7 @@ describe('bad inputs on a local Cocoon network: exact errors, no value lost', ()
             )
             .endCell();
         const sent = await wallet.transfer([{ to: net.bootstrap.registry, value: o.value, body, bounce: true }]);
-        const e = await findOpenedJob(chain, net.bootstrap.registry, sent.transaction).then(
+        const e = await findOpenedJob(chain, net.bootstrap.registry, sent.transaction, body).then(
             () => new Error('the registry opened the job'),
             (err: unknown) => err,
         );

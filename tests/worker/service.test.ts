@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Writable } from 'stream';
-import { Address } from '@ton/core';
+import { Address, beginCell, toNano } from '@ton/core';
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 import pino from 'pino';
@@ -22,7 +22,7 @@ import { ApiServer, createApiServer } from '../../orchestrator/api';
 import { Enclave } from '../../worker/enclave/enclave';
 import { InferenceEngine, SHIPPED_MODEL_HASHES } from '../../worker/inference';
 import { WorkerService } from '../../worker/service';
-import { JobEscrow, JobStatus, ProviderStake, providerEnclave } from '../../wrappers';
+import { JobEscrow, JobStatus, ProviderStake, providerEnclave, storeAcceptResult } from '../../wrappers';
 import { RedisServer, startRedis } from '../helpers/redis';
 import { dispatchItem, openTestJob, OpenedTestJob, outcomeListener, workItemFor } from '../helpers/workItem';
 
@@ -56,14 +56,14 @@ function captureLogger() {
     return pino({ level: 'debug' }, sink);
 }
 
-async function startWorker(providerIndex: number, capacity?: number): Promise<{ service: WorkerService; enclave: Enclave; quote: Buffer; queue: Queue<WorkItem> }> {
+async function startWorker(providerIndex: number, capacity?: number, workerChain: ChainClient = chain): Promise<{ service: WorkerService; enclave: Enclave; quote: Buffer; queue: Queue<WorkItem> }> {
     const provider = net.providers[providerIndex];
     const tee = new SimulatedTee({ vendorPrivateKey: devVendorKeyPair(net.vendorSeed).privateKey, measurement: net.measurement });
     const enclave = new Enclave({ attestation: tee });
     const { quote } = await enclave.attest();
     const service = new WorkerService({
         redis: redisServer.url,
-        chain,
+        chain: workerChain,
         registry: net.registry,
         wallet: provider.wallet,
         enclave,
@@ -285,6 +285,63 @@ describe('drain (provider-2)', () => {
             expect(await redis.zscore(KEYS.workers, owner.toRawString())).toBeNull();
             expect(decodeHeartbeat(await redis.hgetall(KEYS.worker(owner.toRawString())))!.draining).toBe(true);
         } finally {
+            await outcomes.close();
+            await w.queue.close();
+        }
+    });
+});
+
+/**
+ * The worker's chain, except that the first time the worker reads an armed escrow after its receipt landed, the
+ * client accepts the result first and the read waits until that is on chain: a fast client, deterministically.
+ */
+class ClientAcceptsBeforeWorkerReads extends ChainClient {
+    armed?: Address;
+    accepted = false;
+
+    async runGetMethod(...a: Parameters<ChainClient['runGetMethod']>): ReturnType<ChainClient['runGetMethod']> {
+        const [address, method] = a;
+        if (this.armed && address.equals(this.armed) && method === 'state' && Number((await escrowState(address)).status) === JobStatus.Committed) {
+            this.armed = undefined;
+            const body = beginCell().store(storeAcceptResult({ $$type: 'AcceptResult', queryId: 0n })).endCell();
+            await net.client.wallet.transfer([{ to: address, value: toNano('0.05'), body, bounce: true }]);
+            await devnet.waitIdle();
+            this.accepted = true;
+        }
+        return super.runGetMethod(...a);
+    }
+}
+
+describe('a client that accepts at once (provider-2)', () => {
+    it('a job the client settled before the worker saw it committed is still a committed outcome, not a failure', async () => {
+        const racingChain = new ClientAcceptsBeforeWorkerReads({ endpoint: devnet.endpoint });
+        const w = await startWorker(1, undefined, racingChain);
+        const outcomes = await outcomeListener(redisServer.url, w.queue);
+        try {
+            const j = await openTestJob({
+                chain,
+                registry: net.registry,
+                networkId: net.networkId,
+                client: net.client.wallet,
+                modelHash: OCR,
+                payload: OCR_IMAGE,
+                recipients: [w.enclave.x25519PublicKey],
+                candidates: [net.providers[1].address],
+            });
+            await upload(j.envelope);
+            racingChain.armed = j.job;
+            const item = workItemFor(j);
+            await dispatchItem(redis, w.queue, item);
+            const o = await outcomes.wait(item.attemptId);
+            expect(racingChain.accepted).toBe(true); // the race happened
+            const state = await escrowState(j.job);
+            expect(Number(state.status)).toBe(JobStatus.Settled);
+            expect(o.state).toBe('completed');
+            const outcome = o.returnvalue as WorkOutcome;
+            expect(outcome.status).toBe('committed');
+            expect(state.outputCommitment.toString(16).padStart(64, '0')).toBe(outcome.outputCommitment);
+        } finally {
+            await w.service.stop({ drain: true });
             await outcomes.close();
             await w.queue.close();
         }

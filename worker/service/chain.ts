@@ -3,8 +3,8 @@
  * and the escrow reads around them. Sends use WalletSender.transfer, which returns its own transaction, so concurrent
  * jobs never read each other's `lastTransfer`.
  */
-import { Address, beginCell } from '@ton/core';
-import { ChainClient, ChainTransaction, WalletSender } from '../../protocol/chain';
+import { Address, beginCell, Cell } from '@ton/core';
+import { ChainClient, ChainTransaction, sentMessage, WalletSender } from '../../protocol/chain';
 import { submitReceiptBody } from '../job/receiptPoster';
 import { SUGGESTED_RECEIPT_VALUE } from '../job/receiptPoster';
 import { exitCodeName, JobEscrow, JobState, storeClaimJob } from '../../wrappers';
@@ -39,26 +39,36 @@ export async function pollEscrow(chain: ChainClient, job: Address, done: (s: Job
     }
 }
 
-export async function sendClaim(wallet: WalletSender, stakeContract: Address, jobId: bigint, modelHash: bigint): Promise<ChainTransaction> {
-    const body = beginCell().store(storeClaimJob({ $$type: 'ClaimJob', queryId: jobId, jobId, modelHash })).endCell();
-    const sent = await wallet.transfer([{ to: stakeContract, value: CLAIM_VALUE, body, bounce: true }]);
-    return sent.transaction;
+/** A message the provider's wallet sent, and the wallet transaction that carried it (possibly with others). */
+export interface SentChainMessage {
+    transaction: ChainTransaction;
+    to: Address;
+    body: Cell;
 }
 
-export async function sendReceipt(wallet: WalletSender, job: Address, outputCommitment: Buffer, signature: Buffer): Promise<ChainTransaction> {
+export async function sendClaim(wallet: WalletSender, stakeContract: Address, jobId: bigint, modelHash: bigint): Promise<SentChainMessage> {
+    const body = beginCell().store(storeClaimJob({ $$type: 'ClaimJob', queryId: jobId, jobId, modelHash })).endCell();
+    const sent = await wallet.transfer([{ to: stakeContract, value: CLAIM_VALUE, body, bounce: true }]);
+    return { transaction: sent.transaction, to: stakeContract, body };
+}
+
+export async function sendReceipt(wallet: WalletSender, job: Address, outputCommitment: Buffer, signature: Buffer): Promise<SentChainMessage> {
     const body = submitReceiptBody({ outputCommitment, signature });
     const sent = await wallet.transfer([{ to: job, value: SUGGESTED_RECEIPT_VALUE, body, bounce: true }]);
-    return sent.transaction;
+    return { transaction: sent.transaction, to: job, body };
 }
 
 /**
- * Whether the message a wallet transaction sent to `target` failed there (the contract threw): the exit code's name,
- * or null when it succeeded or has not been processed yet. Lets the worker give up on a refused ClaimJob (no free
- * stake, model not served...) at once instead of waiting for the escrow to change.
+ * Whether `sent` failed at its target (the contract threw): the exit code's name, or null when it succeeded or has
+ * not been processed yet. Lets the worker give up on a refused ClaimJob (no free stake, model not served...) at
+ * once instead of waiting for the escrow to change. The message is found by its body, so it is ours also when the
+ * wallet batched several to the same contract.
  */
-export async function refusedAt(chain: ChainClient, walletTx: ChainTransaction, target: Address): Promise<string | null> {
-    const out = walletTx.tx.outMessages.values().find((m) => m.info.type === 'internal' && m.info.dest.equals(target));
-    if (!out || out.info.type !== 'internal') return null;
+export async function refusedAt(chain: ChainClient, sent: SentChainMessage): Promise<string | null> {
+    const out = sentMessage(sent.transaction, sent.to, sent.body);
+    if (!out || out.info.type !== 'internal') return 'not sent: the wallet skipped the message (is its balance too low?)';
+    const target = sent.to;
+    const walletTx = sent.transaction;
     const createdLt = out.info.createdLt;
     const txs = await chain.getTransactions(target, { limit: 20 });
     for (const t of txs) {

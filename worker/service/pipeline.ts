@@ -114,7 +114,7 @@ export class WorkPipeline {
         // 5. fencing again (the run may have been long), then the claim
         await this.checkAssignment(item);
         const claimTx = await timed('claim', async () => {
-            const tx = await sendClaim(this.d.wallet, this.d.stakeContract, state.jobId, terms.modelHash).catch((e) => {
+            const sent = await sendClaim(this.d.wallet, this.d.stakeContract, state.jobId, terms.modelHash).catch((e) => {
                 throw asWorkFailure(e, 'sending ClaimJob');
             });
             const { state: after, timedOut, stopped } = await pollEscrow(
@@ -122,7 +122,7 @@ export class WorkPipeline {
                 job,
                 (s) => Number(s.status) !== JobStatus.Open,
                 this.d.confirmTimeoutMs ?? CHAIN_CONFIRM_TIMEOUT_MS,
-                () => refusedAt(this.d.chain, tx, this.d.stakeContract),
+                () => refusedAt(this.d.chain, sent),
             );
             if (stopped) fail('CLAIM_LOST', `the stake contract refused ClaimJob (${stopped})`);
             if (timedOut) fail('CLAIM_LOST', `escrow ${item.job} was still Open ${Math.round((this.d.confirmTimeoutMs ?? CHAIN_CONFIRM_TIMEOUT_MS) / 1000)} s after ClaimJob`);
@@ -130,14 +130,14 @@ export class WorkPipeline {
             if (!claimer || !claimer.equals(owner)) {
                 fail('CLAIM_LOST', `escrow ${item.job} is ${JobStatusName[Number(after.status)]}${claimer ? ` by ${claimer.toRawString()}` : ''}`);
             }
-            return tx;
+            return sent.transaction;
         });
         this.d.logger.info({ ...meta, claimTx: claimTx.hash.toString('hex') }, 'job claimed');
 
         // 6. the result where the client fetches it, then the receipt that commits it on chain
         await timed('upload', () => this.d.blobs.uploadResult(out.resultEnvelope, outputCommitment));
         const receiptTx = await timed('receipt', async () => {
-            const tx = await sendReceipt(this.d.wallet, job, out.outputCommitment, out.receiptSignature).catch((e) => {
+            const sent = await sendReceipt(this.d.wallet, job, out.outputCommitment, out.receiptSignature).catch((e) => {
                 throw asWorkFailure(e, 'sending SubmitReceipt');
             });
             const want = bufferToUint256(out.outputCommitment);
@@ -146,14 +146,17 @@ export class WorkPipeline {
                 job,
                 (s) => Number(s.status) !== JobStatus.Claimed,
                 this.d.confirmTimeoutMs ?? CHAIN_CONFIRM_TIMEOUT_MS,
-                () => refusedAt(this.d.chain, tx, job),
+                () => refusedAt(this.d.chain, sent),
             );
             if (stopped) fail('WORKER_ERROR', `escrow ${item.job} refused the receipt (${stopped})`);
             if (timedOut) fail('WORKER_ERROR', `escrow ${item.job} was still Claimed ${Math.round((this.d.confirmTimeoutMs ?? CHAIN_CONFIRM_TIMEOUT_MS) / 1000)} s after SubmitReceipt`);
-            if (Number(after.status) !== JobStatus.Committed || after.outputCommitment !== want) {
+            // Settled counts too: a client may accept the result the moment it is committed, before this read
+            // (only our receipt can have written our output commitment: we hold the claim).
+            const status = Number(after.status);
+            if ((status !== JobStatus.Committed && status !== JobStatus.Settled) || after.outputCommitment !== want) {
                 fail('WORKER_ERROR', `escrow ${item.job} is ${JobStatusName[Number(after.status)]} with output ${hex64(after.outputCommitment)}, not ours ${outputCommitment}`);
             }
-            return tx;
+            return sent.transaction;
         });
 
         return {
