@@ -71,6 +71,13 @@ export interface DispatcherOptions {
     retryBaseMs?: number;
     /** cap of the backoff while no provider is eligible. Default 30 000 ms */
     noProviderMaxDelayMs?: number;
+    /**
+     * While providers could take the job but all run at capacity, it is looked at again after busyRetryMs·2^(n−1),
+     * capped at busyMaxDelayMs: a slot frees whenever a running job ends, so the long no-provider backoff would
+     * leave jobs waiting seconds after a worker became free. Defaults 100 and 1 000 ms.
+     */
+    busyRetryMs?: number;
+    busyMaxDelayMs?: number;
     /** poll of a waiting attempt (pub/sub wakes it earlier). Default 1 000 ms */
     pollIntervalMs?: number;
     heartbeatTtlMs?: number;
@@ -141,6 +148,8 @@ export class Dispatcher {
             maxAttempts: opts.maxAttempts ?? 3,
             retryBaseMs: opts.retryBaseMs ?? 1_000,
             noProviderMaxDelayMs: opts.noProviderMaxDelayMs ?? 30_000,
+            busyRetryMs: opts.busyRetryMs ?? 100,
+            busyMaxDelayMs: opts.busyMaxDelayMs ?? 1_000,
             pollIntervalMs: opts.pollIntervalMs ?? 1_000,
             heartbeatTtlMs: opts.heartbeatTtlMs ?? HEARTBEAT_TTL_MS,
             deadlineGraceMs: opts.deadlineGraceMs ?? 30_000,
@@ -223,8 +232,6 @@ export class Dispatcher {
 
             // ---- route the next attempt
             if (Date.now() >= d.deadline * 1000) return this.deadLetter(d, 'DEADLINE_PASSED: no provider committed before the deadline');
-            const status = await this.escrowStatus(d);
-            if (status !== JobStatus.Open) return this.finish({ state: 'finished', reason: `ESCROW_NOT_OPEN: the escrow is ${JobStatusName[status] ?? status}` });
             const { hard, soft } = exclusionsFor(d.attempts);
             const routable = { jobId: d.jobId, modelHash: d.modelHash, maxPrice: BigInt(d.maxPrice), deadline: d.deadline, candidates: d.candidates };
             const t0 = process.hrtime.bigint();
@@ -235,26 +242,39 @@ export class Dispatcher {
                 if (res.chosen) log.info({ owner: res.chosen.owner, failedBefore: d.attempts.filter((a) => a.owner === res.chosen!.owner).length }, 'no other provider is eligible: retrying one that failed transiently');
             }
             m?.routeSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+            // AT_CAPACITY is the last eligibility check: a provider rejected for it passed every other one, only busy
+            const busy = !res.chosen && (res.rejectedCounts.AT_CAPACITY ?? 0) > 0;
+            // The escrow is read before every attempt and every no-provider round; a job waiting for a busy
+            // provider's slot looks again every second, so it reads the chain only every 10th round.
+            if (!busy || ((d.busyRounds ?? 0) + 1) % 10 === 0) {
+                const status = await this.escrowStatus(d);
+                if (status !== JobStatus.Open) return this.finish({ state: 'finished', reason: `ESCROW_NOT_OPEN: the escrow is ${JobStatusName[status] ?? status}` });
+            }
             if (!res.chosen && hard.size > 0 && d.candidates.length > 0 && d.candidates.every((c) => hard.has(c))) {
                 const lastHard = [...d.attempts].reverse().find((a) => hard.has(a.owner) && a.outcome === 'failed');
                 return this.deadLetter(d, `NO_ELIGIBLE_PROVIDER: every candidate failed this job for good; last ${lastHard?.error ?? 'unknown'}`);
             }
             if (!res.chosen) {
-                const rounds = (d.noProviderRounds ?? 0) + 1;
                 const why = Object.entries(res.rejectedCounts).map(([k, v]) => `${k}=${v}`).join(', ') || 'no provider serves the model';
-                const delay = Math.min(this.o.noProviderMaxDelayMs, this.o.retryBaseMs * 2 ** (rounds - 1));
                 const lastUseful = d.deadline * 1000 - this.o.directory.network.minTimeLeftMs;
+                const rounds = busy ? (d.busyRounds ?? 0) + 1 : (d.noProviderRounds ?? 0) + 1;
+                const delay = busy
+                    ? Math.min(this.o.busyMaxDelayMs, this.o.busyRetryMs * 2 ** (rounds - 1))
+                    : Math.min(this.o.noProviderMaxDelayMs, this.o.retryBaseMs * 2 ** (rounds - 1));
                 if (Date.now() + delay >= lastUseful) return this.deadLetter(d, `NO_ELIGIBLE_PROVIDER: ${why}`);
-                d.noProviderRounds = rounds;
-                log.info({ rounds, delayMs: delay, rejected: res.rejectedCounts }, 'no eligible provider yet');
+                if (busy) d.busyRounds = rounds;
+                else d.noProviderRounds = rounds;
+                // a busy wait looks again every second: only its first round is worth an info line
+                log[busy && rounds > 1 ? 'debug' : 'info']({ rounds, delayMs: delay, busy, rejected: res.rejectedCounts }, busy ? 'every eligible provider is at capacity' : 'no eligible provider yet');
                 m?.dispatchInFlight.inc({ state: 'routing' });
                 try {
-                    return await this.defer(job, token, d, Date.now() + delay, `NO_ELIGIBLE_PROVIDER: ${why}`);
+                    return await this.defer(job, token, d, Date.now() + delay, busy ? `AT_CAPACITY: waiting for a free slot (${why}; next look in ${delay} ms)` : `NO_ELIGIBLE_PROVIDER: ${why}`);
                 } finally {
                     m?.dispatchInFlight.dec({ state: 'routing' });
                 }
             }
             const chosen = res.chosen;
+            d.busyRounds = undefined;
             await this.sendAttempt(job, d, chosen.owner, chosen.price);
             log.info({ attemptId: d.attempts[d.attempts.length - 1].attemptId, owner: chosen.owner, score: chosen.score, price: chosen.price.toString() }, 'attempt routed');
         }

@@ -8,6 +8,8 @@ import type { DispatchJobData, WorkOutcome } from '../../protocol/work';
 export interface DispatchState extends DispatchJobData {
     /** routing rounds that found no eligible provider (drives their backoff) */
     noProviderRounds?: number;
+    /** routing rounds in a row that found eligible providers, all at capacity (drives the short busy retry) */
+    busyRounds?: number;
     /** why the job is waiting, for status pages (e.g. `NO_ELIGIBLE_PROVIDER: STALE_HEARTBEAT×2`) */
     note?: string;
 }

@@ -11,7 +11,8 @@ import { OrchestratorService } from '../../orchestrator/service';
 import type { DispatchResult, DispatchState } from '../../orchestrator/dispatch';
 import { waitFor } from '../../localnet/bootstrap';
 import { AttemptRecord, KEYS, attemptId, dispatchJobId } from '../../protocol/work';
-import { providerStakeInit } from '../../wrappers';
+import { JobEscrow, providerStakeInit } from '../../wrappers';
+import { toNano } from '@ton/core';
 import { FakeWorker, OpenedTestJob, openJob, startTestNetwork, TestNetwork, waitJobState } from './service-fixture';
 
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }, pino.destination(2));
@@ -143,6 +144,42 @@ describe('orchestrator dispatch', () => {
         expect(await t.redis.get(KEYS.assignment(j.jobId))).toBe(attemptId(j.jobId, 2));
         expect(await (await Job.fromId(svc.queues.workQueue(B), attemptId(j.jobId, 2)))!.getState()).toBe('completed');
         expect(a.seen.map((s) => s.attempt)).toEqual([1]);
+    });
+
+    test('the only candidate at capacity → the job waits for a free slot with short retries (not the no-provider backoff), then runs there', async () => {
+        const a = worker(A);
+        a.load = 4; // = its capacity
+        await a.startBeating();
+        a.consume();
+        const j = await openJob(t, { candidates: [A] });
+        // busy rounds look again after 100, 200, 400, 800, 1000, 1000 … ms
+        await waitFor(async () => ((await dispatchJob(svc, j.jobId))?.data.busyRounds ?? 0) >= 4, 'four busy rounds', 15_000);
+        const d = (await dispatchJob(svc, j.jobId))!.data;
+        // at most the very first round, before A's heartbeat reached the directory, counted as "no provider"
+        expect(d.noProviderRounds ?? 0).toBeLessThanOrEqual(1);
+        expect(d.attempts).toHaveLength(0);
+        expect(d.note).toMatch(/^AT_CAPACITY: waiting for a free slot \(.*AT_CAPACITY=1.*; next look in (800|1000) ms\)$/);
+        a.load = 0;
+        await a.heartbeat();
+        const { result, attempts } = await finished(j);
+        expect(result).toMatchObject({ state: 'committed', owner: A });
+        expect(attempts).toHaveLength(1);
+        expect((await dispatchJob(svc, j.jobId))!.data.busyRounds).toBeUndefined();
+    });
+
+    test('a job cancelled while it waits for a busy provider finishes as ESCROW_NOT_OPEN (the escrow is read every 10th busy round)', async () => {
+        const a = worker(A);
+        a.load = 4;
+        await a.startBeating();
+        a.consume();
+        const j = await openJob(t, { candidates: [A] });
+        await waitFor(async () => ((await dispatchJob(svc, j.jobId))?.data.busyRounds ?? 0) >= 1, 'a busy round', 15_000);
+        await t.chain.open(JobEscrow.fromAddress(j.address)).send(t.net.client.wallet, { value: toNano('0.05') }, { $$type: 'CancelJob', queryId: 0n });
+        await t.devnet.waitIdle();
+        const { result, attempts } = await finished(j);
+        expect(result).toEqual({ state: 'finished', reason: 'ESCROW_NOT_OPEN: the escrow is Cancelled' });
+        expect(attempts).toHaveLength(0);
+        expect(a.seen).toHaveLength(0);
     });
 
     test('INPUT_REJECTED → dead-lettered at once with the reason, no second provider tried', async () => {
