@@ -207,6 +207,19 @@ describe('WalletSender batching (batch: true)', () => {
         expect(received.map((t) => t.tx.inMessage!.body.beginParse().skip(32).loadStringTail()).sort()).toEqual(Array.from({ length: 9 }, (_, i) => `batched ${i}`).sort());
     });
 
+    test('V5R1 carries more than 4 per transaction: 10 concurrent transfers leave in one', async () => {
+        const { keyPair } = randomWallet();
+        const sender = new WalletSender(client, { version: 'v5r1', keyPair, ...POLL, batch: true });
+        await devnet.fund(sender.address, toNano('10'));
+        const dest = new Address(0, Buffer.alloc(32, 0xc3));
+        const results = await Promise.all(Array.from({ length: 10 }, (_, i) => sender.transfer([{ to: dest, value: toNano('0.1'), bounce: false, body: bodyOf(i) }])));
+        expect(new Set(results.map((r) => r.seqno))).toEqual(new Set([0]));
+        expect(results[0].transaction.tx.outMessagesCount).toBe(10);
+        results.forEach((r, i) => expect(sentMessage(r.transaction, dest, bodyOf(i))).toBeDefined());
+        expect(await sender.getSeqno()).toBe(1);
+        expect(MAX_BATCH_MESSAGES.v5r1).toBeGreaterThanOrEqual(10);
+    });
+
     test('transfers with different send modes never share a transaction', async () => {
         const sender = await fundedSender(client, toNano('10'), { batch: true });
         const dest = new Address(0, Buffer.alloc(32, 0xc2));
