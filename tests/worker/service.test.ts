@@ -86,6 +86,19 @@ async function upload(envelope: Buffer): Promise<void> {
     expect(res.status).toBe(201);
 }
 
+/** The client opens an OCR job on the demo image, sealed to `enclave`, with `candidate` as its only candidate. */
+const openOcrJobFor = (enclave: Enclave, candidate: Address): Promise<OpenedTestJob> =>
+    openTestJob({
+        chain,
+        registry: net.registry,
+        networkId: net.networkId,
+        client: net.client.wallet,
+        modelHash: OCR,
+        payload: OCR_IMAGE,
+        recipients: [enclave.x25519PublicKey],
+        candidates: [candidate],
+    });
+
 const escrowState = (job: Address) => chain.open(JobEscrow.fromAddress(job)).getState();
 const stakeState = (i: number) => chain.open(ProviderStake.fromAddress(net.providers[i].stakeContract)).getState();
 
@@ -246,16 +259,7 @@ describe('drain (provider-2)', () => {
         const outcomes = await outcomeListener(redisServer.url, w.queue);
         const owner = net.providers[1].address;
         try {
-            const j = await openTestJob({
-                chain,
-                registry: net.registry,
-                networkId: net.networkId,
-                client: net.client.wallet,
-                modelHash: OCR,
-                payload: OCR_IMAGE,
-                recipients: [w.enclave.x25519PublicKey],
-                candidates: [owner],
-            });
+            const j = await openOcrJobFor(w.enclave, owner);
             await upload(j.envelope);
             const running = workItemFor(j);
             await dispatchItem(redis, w.queue, running);
@@ -318,16 +322,7 @@ describe('a client that accepts at once (provider-2)', () => {
         const w = await startWorker(1, undefined, racingChain);
         const outcomes = await outcomeListener(redisServer.url, w.queue);
         try {
-            const j = await openTestJob({
-                chain,
-                registry: net.registry,
-                networkId: net.networkId,
-                client: net.client.wallet,
-                modelHash: OCR,
-                payload: OCR_IMAGE,
-                recipients: [w.enclave.x25519PublicKey],
-                candidates: [net.providers[1].address],
-            });
+            const j = await openOcrJobFor(w.enclave, net.providers[1].address);
             await upload(j.envelope);
             racingChain.armed = j.job;
             const item = workItemFor(j);
