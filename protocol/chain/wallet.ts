@@ -378,7 +378,9 @@ export function seqnoFromWalletData(version: WalletVersion, data: Cell): number 
 /**
  * The internal message `walletTx` sent to `to` with `body` (compared by hash): a caller's own message, also when a
  * batched transaction carries several to the same contract. Undefined when the wallet did not send it (e.g. its
- * balance could not pay for it: wallets skip such a message and send the rest).
+ * balance could not pay for it: wallets skip such a message and send the rest). Two identical messages (same
+ * destination and body) in one transaction cannot be told apart; the SDK and the worker never send two alike (their
+ * bodies carry a job id or a commitment, and a job is claimed and committed once per attempt).
  */
 export function sentMessage(walletTx: ChainTransaction, to: Address, body: Cell): Message | undefined {
     const hash = body.hash();

@@ -234,6 +234,19 @@ describe('WalletSender batching (batch: true)', () => {
         expect(await sender.getSeqno()).toBe(3);
     });
 
+    test('a message the wallet cannot pay is skipped (IGNORE_ERRORS): sentMessage finds the others, not it', async () => {
+        const sender = await fundedSender(client, toNano('1'), { batch: true });
+        const dest = new Address(0, Buffer.alloc(32, 0xc4));
+        const [ok, tooBig] = await Promise.all([
+            sender.transfer([{ to: dest, value: toNano('0.1'), bounce: false, body: bodyOf(1) }]),
+            sender.transfer([{ to: dest, value: toNano('5'), bounce: false, body: bodyOf(2) }]),
+        ]);
+        expect(ok.transaction.hash.equals(tooBig.transaction.hash)).toBe(true); // one transaction
+        expect(sentMessage(ok.transaction, dest, bodyOf(1))).toBeDefined();
+        expect(sentMessage(tooBig.transaction, dest, bodyOf(2))).toBeUndefined();
+        expect(await client.getBalance(sender.address)).toBeGreaterThan(toNano('0.8'));
+    });
+
     test('more messages than one transaction carries → RangeError naming the limit; nothing is sent', async () => {
         const sender = await fundedSender(client, toNano('10'), { batch: true });
         const five = Array.from({ length: 5 }, () => ({ to: sender.address, value: '0.01' }));
