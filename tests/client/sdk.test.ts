@@ -100,6 +100,26 @@ describe('client SDK: CocoonClient', () => {
         expect(await codeOf(job.cancel())).toBe('WRONG_STATE');
     }, 120_000);
 
+    it('concurrent submits from one wallet share its transactions, and each finds its own job in them', async () => {
+        p1().paused = true;
+        try {
+            const seqnoBefore = await s.net.client.wallet.getSeqno();
+            const jobs = await Promise.all([1, 2, 3, 4, 5].map((v) => client.submit({ model: 'tensor', input: tensorInput(v), maxPrice: toNano('1'), candidates: 1 })));
+            // fewer wallet transactions than OpenJobs: the submits that reached the wallet while it waited for its
+            // previous transaction left together (how many share depends on when each upload finished)
+            expect((await s.net.client.wallet.getSeqno()) - seqnoBefore).toBeLessThan(5);
+            expect(new Set(jobs.map((j) => String(j.jobId))).size).toBe(5);
+            for (const j of jobs) {
+                const st = await j.status();
+                expect(st.inputCommitment).toBe(j.inputCommitment);
+                expect(st.client.equals(s.net.client.address)).toBe(true);
+            }
+            for (const j of jobs) expect((await j.cancel()).state).toBe('Cancelled');
+        } finally {
+            p1().paused = false;
+        }
+    }, 90_000);
+
     it('cancel while Open refunds everything but fees; two concurrent clients each find their own job; a dead-lettered job says so', async () => {
         p1().paused = true;
         try {
