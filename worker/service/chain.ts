@@ -67,13 +67,11 @@ export async function sendReceipt(wallet: WalletSender, job: Address, outputComm
 export async function refusedAt(chain: ChainClient, sent: SentChainMessage): Promise<string | null> {
     const out = sentMessage(sent.transaction, sent.to, sent.body);
     if (!out || out.info.type !== 'internal') return 'not sent: the wallet skipped the message (is its balance too low?)';
-    const target = sent.to;
-    const walletTx = sent.transaction;
     const createdLt = out.info.createdLt;
-    const txs = await chain.getTransactions(target, { limit: 20 });
+    const txs = await chain.getTransactions(sent.to, { limit: 20 });
     for (const t of txs) {
         const m = t.tx.inMessage;
-        if (!m || m.info.type !== 'internal' || m.info.createdLt !== createdLt || !m.info.src.equals(walletTx.address)) continue;
+        if (!m || m.info.type !== 'internal' || m.info.createdLt !== createdLt || !m.info.src.equals(sent.transaction.address)) continue;
         const d = t.tx.description;
         if (d.type !== 'generic') return null;
         if (d.computePhase.type === 'vm' && !d.computePhase.success) return exitCodeName(d.computePhase.exitCode);

@@ -154,7 +154,7 @@ export class WorkPipeline {
             // (only our receipt can have written our output commitment: we hold the claim).
             const status = Number(after.status);
             if ((status !== JobStatus.Committed && status !== JobStatus.Settled) || after.outputCommitment !== want) {
-                fail('WORKER_ERROR', `escrow ${item.job} is ${JobStatusName[Number(after.status)]} with output ${hex64(after.outputCommitment)}, not ours ${outputCommitment}`);
+                fail('WORKER_ERROR', `escrow ${item.job} is ${JobStatusName[status]} with output ${hex64(after.outputCommitment)}, not ours ${outputCommitment}`);
             }
             return sent.transaction;
         });
