@@ -3,7 +3,8 @@
  *
  *   npm run bench:gas [-- --jobs 1000 --providers 50]
  *
- * Writes bench/results/gas.json: per-message gas and fees, one whole job (open → claim → receipt → accept),
+ * Writes bench/results/gas.json: per-message gas and fees, one whole job as the worker runs it (open → claim
+ * carrying the receipt → accept), the same for the two-step path (open → claim → SubmitReceipt → accept),
  * and the growth of a job's lifecycle gas between the first and the last of `--jobs` jobs, with `--providers`
  * staked providers and every allowlist filled to its cap, which shows that per-job cost does not grow with the
  * network (no map grows with jobs or providers).
@@ -53,6 +54,8 @@ async function main() {
     }
     const last = await runLifecycle(net, providers[(jobs - 1) % providerCount], clients[(jobs - 1) % clients.length]);
     if ((await net.registry.getJobCount()) !== BigInt(jobs)) throw new Error('job count mismatch');
+    // the two-step path (a provider that takes the lock before running the job), for comparison
+    const twoStep = await runLifecycle(net, providers[0], clients[0], 'twoStep');
 
     const result = {
         benchmark: 'gas',
@@ -67,6 +70,14 @@ async function main() {
         lifecycleGas: first.total.gas,
         lifecycleGasAllTransactions: first.total.gasAllTransactions,
         lifecycleFeesNanoTon: Number(first.total.feesNanoTon),
+        lifecyclePath: 'claim with the receipt attached (the worker\'s path): OpenJob, InitJob, ClaimJob, OfferClaim, AcceptResult, JobFinished',
+        twoStepLifecycle: {
+            path: 'claim, then SubmitReceipt',
+            gas: twoStep.total.gas,
+            gasAllTransactions: twoStep.total.gasAllTransactions,
+            feesNanoTon: Number(twoStep.total.feesNanoTon),
+            operations: Object.fromEntries(Object.entries(twoStep.operations).map(([k, v]) => [k, { gas: v.gas, feesNanoTon: Number(v.feesNanoTon) }])),
+        },
         lastJobLifecycleGas: last.total.gas,
         gasGrowthRatio: Number((last.total.gas / first.total.gas).toFixed(4)),
         jobs,

@@ -179,11 +179,10 @@ export interface WorkOutcome {
     owner: string;
     /** 64 hex = sha256(result envelope) = result blob hash = on-chain outputCommitment */
     outputCommitment: string;
-    /** wall time per stage on the worker */
-    timingsMs: Partial<Record<'fetch' | 'enclave' | 'claim' | 'upload' | 'receipt', number>>;
-    /** hashes (hex) of the provider wallet's transactions */
+    /** wall time per stage on the worker (`claim`: ClaimJob with the receipt, until the escrow is Committed) */
+    timingsMs: Partial<Record<'fetch' | 'enclave' | 'upload' | 'claim', number>>;
+    /** hash (hex) of the provider wallet's transaction that claimed the job and committed its output */
     claimTx?: string;
-    receiptTx?: string;
 }
 
 /**

@@ -17,6 +17,8 @@ import {
     JobTerms,
     loadJobClaim,
     loadJobTerms,
+    loadClaimReceipt,
+    loadOfferClaim,
     loadSubmitReceipt,
     Opcodes,
     Registry,
@@ -178,28 +180,32 @@ export interface PostedReceipt {
     signature: Buffer;
     /** the escrow transaction that accepted it (hash hex) */
     tx: string;
-    /** who relayed it */
+    /** who sent it to the escrow: the relay of a SubmitReceipt, or the provider's stake contract for a claim */
     sender: Address | null;
 }
 
 /**
- * The SubmitReceipt that committed the job: the escrow's transaction whose inbound message carries the receipt
- * opcode and which emitted JobCommitted. The escrow checked the signature already; the client re-checks it
- * against the receipt it rebuilds itself, so it trusts neither the relay nor the API.
+ * The receipt that committed the job: either the ClaimJob receipt that the provider's stake passed to the escrow in
+ * OfferClaim (the worker's path, event JobClaimedAndCommitted), or a SubmitReceipt after a plain claim (event
+ * JobCommitted). The escrow checked the signature already; the client re-checks it against the receipt it rebuilds
+ * itself, so it trusts neither the relay nor the API.
  */
 export async function findPostedReceipt(chain: ChainClient, job: Address): Promise<PostedReceipt | null> {
     for await (const t of chain.transactions(job)) {
         const m: Message | null | undefined = t.tx.inMessage;
         if (!m || m.info.type !== 'internal') continue;
         const s = m.body.beginParse();
-        if (s.remainingBits < 32 || s.preloadUint(32) !== Opcodes.SubmitReceipt) continue;
+        if (s.remainingBits < 32) continue;
+        const op = s.preloadUint(32);
+        if (op !== Opcodes.SubmitReceipt && op !== Opcodes.OfferClaim) continue;
         if (failedExitCode(t.tx) !== null) continue;
+        const committedBy = op === Opcodes.SubmitReceipt ? 'JobCommitted' : 'JobClaimedAndCommitted';
         const committed = externalOuts(t.tx).some(({ body }) => {
             const ev = decodeEvent(body, 'job');
-            return ev.ok && ev.name === 'JobCommitted';
+            return ev.ok && ev.name === committedBy;
         });
         if (!committed) continue;
-        const r = loadSubmitReceipt(m.body.beginParse());
+        const r = op === Opcodes.SubmitReceipt ? loadSubmitReceipt(m.body.beginParse()) : loadClaimReceipt(loadOfferClaim(m.body.beginParse()).receipt!.beginParse());
         return { outputCommitment: r.outputCommitment, signature: r.signature, tx: t.hash.toString('hex'), sender: m.info.src };
     }
     return null;

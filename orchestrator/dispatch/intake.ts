@@ -3,7 +3,7 @@
  *
  *  - JobOpened → one `dispatch` job (BullMQ job id `job-<jobId>`: adding it again is a no-op, so a batch the watcher
  *    delivers twice still makes one), a delayed `expiry` job due at deadline + 5 s, and KEYS.jobByAddress.
- *  - provider events (and JobClaimed, which changes the claimer's locks) → SADD KEYS.providers + PUBLISH
+ *  - provider events (and JobClaimed / JobClaimedAndCommitted, which change the claimer's locks) → SADD KEYS.providers + PUBLISH
  *    PROVIDER_CHANGED_CHANNEL owner, queued on the batch's MULTI so they commit exactly with the batch.
  *  - registry parameter / allowlist changes → PUBLISH REGISTRY_CHANGED_CHANNEL <event name>.
  *
@@ -48,6 +48,7 @@ function providerOwner(ev: ChainEvent): Address | null {
         case 'LockReleased':
             return ev.data.owner;
         case 'JobClaimed':
+        case 'JobClaimedAndCommitted':
             return ev.data.provider;
         default:
             return null;

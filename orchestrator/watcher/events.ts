@@ -16,6 +16,7 @@ import {
     JobClaimed,
     JobCommitted,
     JobExpired,
+    JobClaimedAndCommitted,
     JobOpened,
     JobSettled,
     LockReleased,
@@ -41,6 +42,7 @@ import {
     loadJobClaimed,
     loadJobCommitted,
     loadJobExpired,
+    loadJobClaimedAndCommitted,
     loadJobOpened,
     loadJobSettled,
     loadLockReleased,
@@ -90,6 +92,7 @@ export interface EventPayloads {
     JobSettled: JobSettled;
     JobCancelled: JobCancelled;
     JobExpired: JobExpired;
+    JobClaimedAndCommitted: JobClaimedAndCommitted;
 }
 
 export type EventName = keyof EventPayloads;
@@ -132,6 +135,7 @@ export const EVENT_DEFS: readonly EventDef[] = [
     def(0x7c0ce203, 'JobSettled', 'job', loadJobSettled),
     def(0x7c0ce204, 'JobCancelled', 'job', loadJobCancelled),
     def(0x7c0ce205, 'JobExpired', 'job', loadJobExpired),
+    def(0x7c0ce206, 'JobClaimedAndCommitted', 'job', loadJobClaimedAndCommitted),
 ];
 
 const BY_TAG = new Map<number, EventDef>(EVENT_DEFS.map((d) => [d.tag, d]));

@@ -9,6 +9,7 @@ import {
     providerStakeInit,
     registryInit,
     storeClaimJob,
+    storeClaimReceipt,
     loadJobClaim,
     loadJobTerms,
 } from '../../wrappers';
@@ -110,7 +111,36 @@ export async function createNetwork(opts: { params?: Partial<NetworkParams>; all
                 });
             },
             claim: (jobId: bigint, modelHash = MODEL_OCR, value = CLAIM_VALUE) =>
-                contract.send(owner.getSender(), { value }, { $$type: 'ClaimJob', queryId: 0n, jobId, modelHash }),
+                contract.send(owner.getSender(), { value }, { $$type: 'ClaimJob', queryId: 0n, jobId, modelHash, receipt: null }),
+            /**
+             * The worker's path: claim `job` with the enclave's receipt attached, so the job goes Open -> Committed in
+             * one message chain. `o` forges parts of the receipt (another key, network, job or input; the signed
+             * output differs from the sent one).
+             */
+            claimCommit: async (
+                job: SandboxContract<JobEscrow>,
+                o: { keys?: KeyPair; outputCommitment?: bigint; signedOutput?: bigint; networkId?: number; jobAddress?: Address; inputCommitment?: bigint; modelHash?: bigint; value?: bigint } = {},
+            ) => {
+                const state = await job.getState();
+                const terms = loadJobTerms(state.terms!.beginParse());
+                const outputCommitment = o.outputCommitment ?? hash256('output:' + job.address.toString());
+                const signature = signReceipt(
+                    {
+                        networkId: o.networkId ?? NETWORK_ID,
+                        job: o.jobAddress ?? job.address,
+                        inputCommitment: o.inputCommitment ?? terms.inputCommitment,
+                        outputCommitment: o.signedOutput ?? outputCommitment,
+                        modelHash: terms.modelHash,
+                        measurement,
+                    },
+                    (o.keys ?? keys).secretKey,
+                );
+                const receipt = beginCell().store(storeClaimReceipt({ $$type: 'ClaimReceipt', outputCommitment, signature })).endCell();
+                const result = await contract.send(owner.getSender(), { value: o.value ?? CLAIM_VALUE }, {
+                    $$type: 'ClaimJob', queryId: 0n, jobId: state.jobId, modelHash: o.modelHash ?? terms.modelHash, receipt,
+                });
+                return { result, outputCommitment };
+            },
             requestUnstake: (amount: bigint) =>
                 contract.send(owner.getSender(), { value: ACTION_VALUE }, { $$type: 'RequestUnstake', queryId: 0n, amount }),
             withdrawStake: () => contract.send(owner.getSender(), { value: ACTION_VALUE }, { $$type: 'WithdrawStake', queryId: 0n }),
@@ -281,7 +311,7 @@ export async function claimInterleaved(net: Network, contracts: Address[], owner
                     from: owners[i],
                     to: contracts[i],
                     value: CLAIM_VALUE,
-                    body: beginCell().store(storeClaimJob({ $$type: 'ClaimJob', queryId: 0n, jobId, modelHash: MODEL_OCR })).endCell(),
+                    body: beginCell().store(storeClaimJob({ $$type: 'ClaimJob', queryId: 0n, jobId, modelHash: MODEL_OCR, receipt: null })).endCell(),
                 }),
                 { allowParallel: true },
             ),

@@ -42,31 +42,55 @@ export function costOfOp(result: SendMessageResult, address: Address, op: number
 const OPCODES = Opcodes;
 
 /**
+ * How the provider commits the result: `claimCommit` is the worker's path (ClaimJob carries the receipt, the job goes
+ * Open -> Committed in one chain); `twoStep` claims first and relays SubmitReceipt afterwards (for providers that want
+ * the lock before they run a job).
+ */
+export type CommitPath = 'claimCommit' | 'twoStep';
+
+/**
  * One whole job, open to settle (the client accepts), with the exact value a client attaches
  * (max price + OpenJobFee). Returns each step's trace and the per-message gas of every protocol transaction.
  */
-export async function runLifecycle(net: Network, provider: Provider, client: Client) {
+export async function runLifecycle(net: Network, provider: Provider, client: Client, path: CommitPath = 'claimCommit') {
     const maxPrice = toNano('2');
     const opened = await client.openJob({ maxPrice, value: maxPrice + tactConstant('OpenJobFee') });
-    const claimed = await provider.claim(opened.jobId);
-    const { result: committed } = await net.submitReceipt(opened.job, provider.keys, provider.owner);
-    const settled = await client.accept(opened.job);
-    const steps = { open: opened.result, claim: claimed, commit: committed, settle: settled };
+    const op = (r: SendMessageResult, a: Address, name: keyof typeof OPCODES) => costOfOp(r, a, OPCODES[name]);
+    let steps: Record<string, SendMessageResult>;
+    let operations: Record<string, { gas: number; feesNanoTon: bigint }>;
+    if (path === 'claimCommit') {
+        const { result: claimed } = await provider.claimCommit(opened.job);
+        const settled = await client.accept(opened.job);
+        steps = { open: opened.result, claimCommit: claimed, settle: settled };
+        operations = {
+            OpenJob: op(opened.result, net.registry.address, 'OpenJob'),
+            InitJob: op(opened.result, opened.job.address, 'InitJob'),
+            ClaimJob: op(claimed, provider.contract.address, 'ClaimJob'),
+            OfferClaimWithReceipt: op(claimed, opened.job.address, 'OfferClaim'),
+            AcceptResult: op(settled, opened.job.address, 'AcceptResult'),
+            JobFinished: op(settled, provider.contract.address, 'JobFinished'),
+        };
+    } else {
+        const claimed = await provider.claim(opened.jobId);
+        const { result: committed } = await net.submitReceipt(opened.job, provider.keys, provider.owner);
+        const settled = await client.accept(opened.job);
+        steps = { open: opened.result, claim: claimed, commit: committed, settle: settled };
+        operations = {
+            OpenJob: op(opened.result, net.registry.address, 'OpenJob'),
+            InitJob: op(opened.result, opened.job.address, 'InitJob'),
+            ClaimJob: op(claimed, provider.contract.address, 'ClaimJob'),
+            OfferClaim: op(claimed, opened.job.address, 'OfferClaim'),
+            SubmitReceipt: op(committed, opened.job.address, 'SubmitReceipt'),
+            AcceptResult: op(settled, opened.job.address, 'AcceptResult'),
+            JobFinished: op(settled, provider.contract.address, 'JobFinished'),
+        };
+    }
     const protocol = new Set([net.registry.address, provider.contract.address, opened.job.address].map((a) => a.toRawString()));
-    const operations = {
-        OpenJob: costOfOp(opened.result, net.registry.address, OPCODES.OpenJob),
-        InitJob: costOfOp(opened.result, opened.job.address, OPCODES.InitJob),
-        ClaimJob: costOfOp(claimed, provider.contract.address, OPCODES.ClaimJob),
-        OfferClaim: costOfOp(claimed, opened.job.address, OPCODES.OfferClaim),
-        SubmitReceipt: costOfOp(committed, opened.job.address, OPCODES.SubmitReceipt),
-        AcceptResult: costOfOp(settled, opened.job.address, OPCODES.AcceptResult),
-        JobFinished: costOfOp(settled, provider.contract.address, OPCODES.JobFinished),
-    };
-    const messages = Object.fromEntries(Object.entries(operations).map(([k, v]) => [k, v.gas])) as Record<keyof typeof operations, number>;
-    const perStep = Object.fromEntries(Object.entries(steps).map(([k, r]) => [k, costOf(r, protocol)])) as Record<keyof typeof steps, OpCost>;
+    const messages = Object.fromEntries(Object.entries(operations).map(([k, v]) => [k, v.gas]));
+    const perStep = Object.fromEntries(Object.entries(steps).map(([k, r]) => [k, costOf(r, protocol)]));
     const total = Object.values(perStep).reduce(
         (a, c) => ({ gas: a.gas + c.gas, gasAllTransactions: a.gasAllTransactions + c.gasAllTransactions, feesNanoTon: a.feesNanoTon + c.feesNanoTon }),
         { gas: 0, gasAllTransactions: 0, feesNanoTon: 0n },
     );
-    return { job: opened.job, jobId: opened.jobId, steps, perStep, operations, messages, total };
+    return { path, job: opened.job, jobId: opened.jobId, steps, perStep, operations, messages, total };
 }

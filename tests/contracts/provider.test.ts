@@ -1,6 +1,6 @@
 import '@ton/test-utils';
-import { toNano } from '@ton/core';
-import { ExitCode, Opcodes, tactConstant } from '../../wrappers';
+import { beginCell, toNano } from '@ton/core';
+import { ExitCode, Opcodes, storeOfferEnclave, tactConstant } from '../../wrappers';
 import { claimInterleaved, createNetwork, events, hash256, MEASUREMENT, MODEL_OCR, MODEL_VAD, Network, totalFees } from './fixtures';
 
 const EVT = Opcodes;
@@ -227,7 +227,9 @@ describe('ProviderStake: claims', () => {
         const { job } = await client.openJob();
         const mallory = await net.blockchain.treasury('mallory');
         const r = await job.send(mallory.getSender(), { value: toNano('0.1') }, {
-            $$type: 'OfferClaim', lock: 0n, jobId: 0n, owner: mallory.address, price: 1n, modelHash: MODEL_OCR, receiptKey: 1n, measurement: MEASUREMENT,
+            $$type: 'OfferClaim', lock: 0n, jobId: 0n, owner: mallory.address, price: 1n,
+            enclave: beginCell().store(storeOfferEnclave({ $$type: 'OfferEnclave', modelHash: MODEL_OCR, receiptKey: 1n, measurement: MEASUREMENT })).endCell(),
+            receipt: null,
         });
         expect(r.transactions).toHaveTransaction({ to: job.address, exitCode: ExitCode.ErrNotProviderContract });
     });

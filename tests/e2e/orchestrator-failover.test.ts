@@ -168,7 +168,7 @@ describe('the leading orchestrator killed and restarted under a stream of jobs',
         const claimers: string[] = [];
         for (const h of handles) {
             const events = await escrowEvents(net.chain, h.address);
-            expect({ job: h.address.toRawString(), claims: events.filter((n) => n === 'JobClaimed').length, settles: events.filter((n) => n === 'JobSettled').length }).toEqual({
+            expect({ job: h.address.toRawString(), claims: events.filter((n) => n === 'JobClaimed' || n === 'JobClaimedAndCommitted').length, settles: events.filter((n) => n === 'JobSettled').length }).toEqual({
                 job: h.address.toRawString(),
                 claims: 1,
                 settles: 1,

@@ -183,7 +183,7 @@ export class ManualProvider {
             clientResultPublicKey: uint256ToBuffer(terms.resultKey),
             inputCommitment: uint256ToBuffer(terms.inputCommitment),
         });
-        await this.stake.send(this.o.party.wallet, { value: toNano('0.05') }, { $$type: 'ClaimJob', queryId: 0n, jobId, modelHash: terms.modelHash });
+        await this.stake.send(this.o.party.wallet, { value: toNano('0.05') }, { $$type: 'ClaimJob', queryId: 0n, jobId, modelHash: terms.modelHash, receipt: null });
         const job = this.o.chain.open(JobEscrow.fromAddress(address));
         let claimed = false;
         await waitFor(async () => {

@@ -104,7 +104,7 @@ export async function createWorld() {
         /** The provider claims job `id` (no script: workers claim through the orchestrator). */
         async claim(id: bigint) {
             const stake = await world.providerStake();
-            await stake.send(owner.getSender(), { value: toNano('0.05') }, { $$type: 'ClaimJob', queryId: 0n, jobId: id, modelHash: world.modelHash });
+            await stake.send(owner.getSender(), { value: toNano('0.05') }, { $$type: 'ClaimJob', queryId: 0n, jobId: id, modelHash: world.modelHash, receipt: null });
         },
 
         /** The enclave's receipt for job `id`, relayed by the stranger. */

@@ -1,13 +1,12 @@
 /**
- * The two chain messages of a work item (ClaimJob to the provider's stake contract, SubmitReceipt to the escrow)
- * and the escrow reads around them. Sends use WalletSender.transfer, which returns its own transaction, so concurrent
+ * The chain message of a work item (ClaimJob, with the enclave's receipt, to the provider's stake contract) and the
+ * escrow reads around it. Sends use WalletSender.transfer, which returns its own transaction, so concurrent
  * jobs never read each other's `lastTransfer`.
  */
 import { Address, beginCell, Cell } from '@ton/core';
 import { ChainClient, ChainTransaction, sentMessage, WalletSender } from '../../protocol/chain';
-import { submitReceiptBody } from '../job/receiptPoster';
-import { SUGGESTED_RECEIPT_VALUE } from '../job/receiptPoster';
-import { exitCodeName, JobEscrow, JobState, storeClaimJob } from '../../wrappers';
+import { exitCodeName, JobEscrow, JobState, storeClaimJob, storeClaimReceipt } from '../../wrappers';
+import { bufferToUint256 } from '../../protocol/receipt';
 import { CHAIN_POLL_MS, CLAIM_VALUE } from './config';
 
 export function readEscrow(chain: ChainClient, job: Address): Promise<JobState> {
@@ -46,16 +45,23 @@ export interface SentChainMessage {
     body: Cell;
 }
 
-export async function sendClaim(wallet: WalletSender, stakeContract: Address, jobId: bigint, modelHash: bigint): Promise<SentChainMessage> {
-    const body = beginCell().store(storeClaimJob({ $$type: 'ClaimJob', queryId: jobId, jobId, modelHash })).endCell();
+/**
+ * ClaimJob to the provider's stake contract. With `receipt` (the enclave's, for this job) the escrow commits the
+ * output in the same transaction that takes the claim.
+ */
+export async function sendClaim(
+    wallet: WalletSender,
+    stakeContract: Address,
+    jobId: bigint,
+    modelHash: bigint,
+    receipt?: { outputCommitment: Buffer; signature: Buffer },
+): Promise<SentChainMessage> {
+    const receiptCell = receipt
+        ? beginCell().store(storeClaimReceipt({ $$type: 'ClaimReceipt', outputCommitment: bufferToUint256(receipt.outputCommitment), signature: receipt.signature })).endCell()
+        : null;
+    const body = beginCell().store(storeClaimJob({ $$type: 'ClaimJob', queryId: jobId, jobId, modelHash, receipt: receiptCell })).endCell();
     const sent = await wallet.transfer([{ to: stakeContract, value: CLAIM_VALUE, body, bounce: true }]);
     return { transaction: sent.transaction, to: stakeContract, body };
-}
-
-export async function sendReceipt(wallet: WalletSender, job: Address, outputCommitment: Buffer, signature: Buffer): Promise<SentChainMessage> {
-    const body = submitReceiptBody({ outputCommitment, signature });
-    const sent = await wallet.transfer([{ to: job, value: SUGGESTED_RECEIPT_VALUE, body, bounce: true }]);
-    return { transaction: sent.transaction, to: job, body };
 }
 
 /**

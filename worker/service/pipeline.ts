@@ -1,11 +1,12 @@
 /**
  * One work item, start to finish (protocol/work.ts):
  *
- *   fencing ─► escrow checks ─► fetch input ─► enclave run ─► fencing again ─► ClaimJob ─► upload result ─► receipt
+ *   fencing ─► escrow checks ─► fetch input ─► enclave run ─► upload result ─► fencing again ─► ClaimJob + receipt
  *
  * The enclave runs BEFORE the claim: a job this enclave cannot do (missing, corrupt or foreign envelope, bad media)
  * is refused without taking the stake lock, and a worker killed mid-inference leaves the job Open for the next
- * candidate. Every failure is a WorkFailure `CODE: message`; messages hold ids, hashes and codes only.
+ * candidate. The claim then carries the enclave's receipt, so claiming and committing are one message chain (one
+ * wallet transaction, one escrow transaction) and the stake is locked only while the job waits to be settled. Every failure is a WorkFailure `CODE: message`; messages hold ids, hashes and codes only.
  */
 import { Address } from '@ton/core';
 import type { RedisClient } from '../../protocol/redis';
@@ -15,7 +16,7 @@ import { KEYS, WorkItem, WorkOutcome } from '../../protocol/work';
 import { ConfidentialJobRunner } from '../job/runner';
 import { JobStatus, JobStatusName, loadJobClaim, loadJobTerms } from '../../wrappers';
 import { BlobClient } from './blobs';
-import { pollEscrow, readEscrow, refusedAt, sendClaim, sendReceipt } from './chain';
+import { pollEscrow, readEscrow, refusedAt, sendClaim } from './chain';
 import { CHAIN_CONFIRM_TIMEOUT_MS, MIN_TIME_LEFT_MS } from './config';
 import { asWorkFailure, fail, failureOfJobError, WorkFailure } from './failures';
 
@@ -111,10 +112,18 @@ export class WorkPipeline {
         });
         const outputCommitment = out.outputCommitment.toString('hex');
 
-        // 5. fencing again (the run may have been long), then the claim
+        // 5. the result where the client fetches it: it must be there the moment the job is committed
+        await timed('upload', () => this.d.blobs.uploadResult(out.resultEnvelope, outputCommitment));
+
+        // 6. fencing again (the run may have been long), then the claim, carrying the receipt: the escrow takes the
+        //    claim and commits the output in one transaction (Open -> Committed), or refuses both
         await this.checkAssignment(item);
+        const want = bufferToUint256(out.outputCommitment);
         const claimTx = await timed('claim', async () => {
-            const sent = await sendClaim(this.d.wallet, this.d.stakeContract, state.jobId, terms.modelHash).catch((e) => {
+            const sent = await sendClaim(this.d.wallet, this.d.stakeContract, state.jobId, terms.modelHash, {
+                outputCommitment: out.outputCommitment,
+                signature: out.receiptSignature,
+            }).catch((e) => {
                 throw asWorkFailure(e, 'sending ClaimJob');
             });
             const { state: after, timedOut, stopped } = await pollEscrow(
@@ -124,40 +133,20 @@ export class WorkPipeline {
                 this.d.confirmTimeoutMs ?? CHAIN_CONFIRM_TIMEOUT_MS,
                 () => refusedAt(this.d.chain, sent),
             );
-            if (stopped) fail('CLAIM_LOST', `the stake contract refused ClaimJob (${stopped})`);
+            if (stopped) fail('CLAIM_LOST', `the claim was refused (${stopped})`);
             if (timedOut) fail('CLAIM_LOST', `escrow ${item.job} was still Open ${Math.round((this.d.confirmTimeoutMs ?? CHAIN_CONFIRM_TIMEOUT_MS) / 1000)} s after ClaimJob`);
-            const claimer = Number(after.status) === JobStatus.Claimed && after.claim ? loadJobClaim(after.claim.beginParse()).provider : null;
-            if (!claimer || !claimer.equals(owner)) {
-                fail('CLAIM_LOST', `escrow ${item.job} is ${JobStatusName[Number(after.status)]}${claimer ? ` by ${claimer.toRawString()}` : ''}`);
-            }
-            return sent.transaction;
-        });
-        this.d.logger.info({ ...meta, claimTx: claimTx.hash.toString('hex') }, 'job claimed');
-
-        // 6. the result where the client fetches it, then the receipt that commits it on chain
-        await timed('upload', () => this.d.blobs.uploadResult(out.resultEnvelope, outputCommitment));
-        const receiptTx = await timed('receipt', async () => {
-            const sent = await sendReceipt(this.d.wallet, job, out.outputCommitment, out.receiptSignature).catch((e) => {
-                throw asWorkFailure(e, 'sending SubmitReceipt');
-            });
-            const want = bufferToUint256(out.outputCommitment);
-            const { state: after, timedOut, stopped } = await pollEscrow(
-                this.d.chain,
-                job,
-                (s) => Number(s.status) !== JobStatus.Claimed,
-                this.d.confirmTimeoutMs ?? CHAIN_CONFIRM_TIMEOUT_MS,
-                () => refusedAt(this.d.chain, sent),
-            );
-            if (stopped) fail('WORKER_ERROR', `escrow ${item.job} refused the receipt (${stopped})`);
-            if (timedOut) fail('WORKER_ERROR', `escrow ${item.job} was still Claimed ${Math.round((this.d.confirmTimeoutMs ?? CHAIN_CONFIRM_TIMEOUT_MS) / 1000)} s after SubmitReceipt`);
-            // Settled counts too: a client may accept the result the moment it is committed, before this read
-            // (only our receipt can have written our output commitment: we hold the claim).
             const status = Number(after.status);
+            const claimer = after.claim && status !== JobStatus.Cancelled ? loadJobClaim(after.claim.beginParse()).provider : null;
+            if (!claimer || !claimer.equals(owner)) {
+                fail('CLAIM_LOST', `escrow ${item.job} is ${JobStatusName[status]}${claimer ? ` by ${claimer.toRawString()}` : ''}`);
+            }
+            // Settled counts too: a client may accept the result the moment it is committed, before this read
             if ((status !== JobStatus.Committed && status !== JobStatus.Settled) || after.outputCommitment !== want) {
                 fail('WORKER_ERROR', `escrow ${item.job} is ${JobStatusName[status]} with output ${hex64(after.outputCommitment)}, not ours ${outputCommitment}`);
             }
             return sent.transaction;
         });
+        this.d.logger.info({ ...meta, claimTx: claimTx.hash.toString('hex') }, 'job claimed and committed');
 
         return {
             status: 'committed',
@@ -167,7 +156,6 @@ export class WorkPipeline {
             outputCommitment,
             timingsMs,
             claimTx: claimTx.hash.toString('hex'),
-            receiptTx: receiptTx.hash.toString('hex'),
         };
     }
 
