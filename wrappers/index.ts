@@ -8,3 +8,4 @@ export { JobEscrow } from '../build/Registry/tact_JobEscrow';
 export * from '../build/Registry/tact_Registry';
 export * from './constants';
 export * from './init';
+export * from './jobOpened';

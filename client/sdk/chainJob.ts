@@ -11,7 +11,7 @@ import {
     exitCodeName,
     JobClaim,
     JobEscrow,
-    JobOpened,
+    JobOpenedEvent,
     JobStatus,
     JobStatusName,
     JobTerms,
@@ -75,7 +75,7 @@ function externalOuts(tx: Transaction): { index: number; body: Cell }[] {
 export interface OpenedJob {
     jobId: bigint;
     address: Address;
-    event: JobOpened;
+    event: JobOpenedEvent;
     /** the registry transaction that processed the OpenJob (hash hex) */
     registryTx: string;
 }
@@ -115,7 +115,7 @@ export async function findOpenedJob(
             for (const { body } of externalOuts(tx.tx)) {
                 const ev = decodeEvent(body, 'registry');
                 if (ev.ok && ev.name === 'JobOpened') {
-                    const event = ev.data as JobOpened;
+                    const event = ev.data as JobOpenedEvent;
                     if (!event.client.equals(wallet)) continue;
                     const address = await chain.open(Registry.fromAddress(registry)).getJobAddress(event.jobId);
                     return { jobId: event.jobId, address, event, registryTx: tx.hash.toString('hex') };

@@ -17,7 +17,7 @@ import {
     JobCommitted,
     JobExpired,
     JobClaimedAndCommitted,
-    JobOpened,
+    JobOpenedEvent,
     JobSettled,
     LockReleased,
     MeasurementAllowed,
@@ -43,7 +43,7 @@ import {
     loadJobCommitted,
     loadJobExpired,
     loadJobClaimedAndCommitted,
-    loadJobOpened,
+    loadJobOpenedEvent,
     loadJobSettled,
     loadLockReleased,
     loadMeasurementAllowed,
@@ -75,7 +75,7 @@ export interface EventPayloads {
     ModelAllowed: ModelAllowed;
     ModelRevoked: ModelRevoked;
     TreasuryChanged: TreasuryChanged;
-    JobOpened: JobOpened;
+    JobOpened: JobOpenedEvent;
     ProviderPruned: ProviderPruned;
     ProviderSlashRequested: ProviderSlashRequested;
     Staked: Staked;
@@ -118,7 +118,7 @@ export const EVENT_DEFS: readonly EventDef[] = [
     def(0x7c0ce006, 'ModelAllowed', 'registry', loadModelAllowed),
     def(0x7c0ce007, 'ModelRevoked', 'registry', loadModelRevoked),
     def(0x7c0ce008, 'TreasuryChanged', 'registry', loadTreasuryChanged),
-    def(0x7c0ce009, 'JobOpened', 'registry', loadJobOpened),
+    def(0x7c0ce009, 'JobOpened', 'registry', loadJobOpenedEvent),
     def(0x7c0ce00a, 'ProviderPruned', 'registry', loadProviderPruned),
     def(0x7c0ce00b, 'ProviderSlashRequested', 'registry', loadProviderSlashRequested),
     def(0x7c0ce101, 'Staked', 'provider', loadStaked),
