@@ -22,6 +22,7 @@ import { ApiServer, createApiServer } from '../../orchestrator/api';
 import { Enclave } from '../../worker/enclave/enclave';
 import { InferenceEngine, SHIPPED_MODEL_HASHES } from '../../worker/inference';
 import { WorkerService } from '../../worker/service';
+import { refusedAt, sendClaim } from '../../worker/service/chain';
 import { JobEscrow, JobStatus, ProviderStake, providerEnclave, storeAcceptResult } from '../../wrappers';
 import { RedisServer, startRedis } from '../helpers/redis';
 import { dispatchItem, openTestJob, OpenedTestJob, outcomeListener, workItemFor } from '../helpers/workItem';
@@ -145,6 +146,27 @@ describe('one worker (provider-1)', () => {
 
     const open = (payload: Buffer, recipients: Buffer[] = [w.enclave.x25519PublicKey]): Promise<OpenedTestJob> =>
         openTestJob({ chain, registry: net.registry, networkId: net.networkId, client: net.client.wallet, modelHash: OCR, payload, recipients, candidates: [owner()] });
+
+    // refusedAt follows ClaimJob to the stake, then the offer to the job, so the worker learns at once why a claim
+    // failed instead of waiting for the escrow to change
+    it('a claim refused at the stake or at the job is reported with that contract\'s exit code; a good one is not', async () => {
+        const provider = net.providers[0];
+        const j = await open(OCR_IMAGE);
+        const notServed = await sendClaim(provider.wallet, provider.stakeContract, j.jobId, 1234n);
+        await devnet.waitIdle();
+        expect(await refusedAt(chain, notServed)).toBe('ErrModelNotServed');
+
+        const forged = await sendClaim(provider.wallet, provider.stakeContract, j.jobId, BigInt('0x' + OCR), { outputCommitment: Buffer.alloc(32, 1), signature: Buffer.alloc(64, 2) });
+        await devnet.waitIdle();
+        expect(await refusedAt(chain, forged)).toBe('ErrBadSignature at the job');
+        expect(Number((await escrowState(j.job)).status)).toBe(JobStatus.Open);
+        expect((await stakeState(0)).locked).toBe(0n); // the bounce released the lock
+
+        const plain = await sendClaim(provider.wallet, provider.stakeContract, j.jobId, BigInt('0x' + OCR));
+        await devnet.waitIdle();
+        expect(await refusedAt(chain, plain)).toBeNull();
+        expect(Number((await escrowState(j.job)).status)).toBe(JobStatus.Claimed);
+    });
 
     it('registers this enclave on chain and heartbeats its quote', async () => {
         const record = await providerEnclave(chain.open(ProviderStake.fromAddress(net.providers[0].stakeContract)));

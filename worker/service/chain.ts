@@ -65,24 +65,41 @@ export async function sendClaim(
 }
 
 /**
- * Whether `sent` failed at its target (the contract threw): the exit code's name, or null when it succeeded or has
- * not been processed yet. Lets the worker give up on a refused ClaimJob (no free stake, model not served...) at
- * once instead of waiting for the escrow to change. The message is found by its body, so it is ours also when the
- * wallet batched several to the same contract.
+ * Whether `sent` was refused on its way: the exit code's name, or null when nothing refused it (yet). The message is
+ * followed for up to `hops` contracts: ClaimJob at the stake contract (no free stake, model not served...), then the
+ * OfferClaim the stake sent on to the job (claimed by someone else, deadline passed, a receipt that does not verify:
+ * "ErrBadSignature at the job"). Lets the worker give up at once instead of waiting for the escrow to change. The
+ * first message is found by its body, so it is ours also when the wallet batched several to the same contract.
  */
-export async function refusedAt(chain: ChainClient, sent: SentChainMessage): Promise<string | null> {
+export async function refusedAt(chain: ChainClient, sent: SentChainMessage, hops = 2): Promise<string | null> {
     const out = sentMessage(sent.transaction, sent.to, sent.body);
     if (!out || out.info.type !== 'internal') return 'not sent: the wallet skipped the message (is its balance too low?)';
-    const createdLt = out.info.createdLt;
-    const txs = await chain.getTransactions(sent.to, { limit: 20 });
-    for (const t of txs) {
-        const m = t.tx.inMessage;
-        if (!m || m.info.type !== 'internal' || m.info.createdLt !== createdLt || !m.info.src.equals(sent.transaction.address)) continue;
-        const d = t.tx.description;
+    let from = sent.transaction.address;
+    let to = sent.to;
+    let createdLt = out.info.createdLt;
+    for (let hop = 0; hop < hops; hop++) {
+        const tx = await inboundTransaction(chain, to, from, createdLt);
+        if (!tx) return null; // not processed yet
+        const d = tx.description;
         if (d.type !== 'generic') return null;
-        if (d.computePhase.type === 'vm' && !d.computePhase.success) return exitCodeName(d.computePhase.exitCode);
-        if (d.aborted) return 'aborted';
-        return null;
+        const where = hop === 0 ? '' : ' at the job';
+        if (d.computePhase.type === 'vm' && !d.computePhase.success) return exitCodeName(d.computePhase.exitCode) + where;
+        if (d.aborted) return 'aborted' + where;
+        // the next hop: the bounceable message it sent on (the offer; events and refunds are not)
+        const next = [...tx.outMessages.values()].find((m) => m.info.type === 'internal' && m.info.bounce);
+        if (!next || next.info.type !== 'internal') return null;
+        from = to;
+        to = next.info.dest;
+        createdLt = next.info.createdLt;
+    }
+    return null;
+}
+
+/** The transaction of `at` for the message `from` created at `createdLt`, among its recent ones. */
+async function inboundTransaction(chain: ChainClient, at: Address, from: Address, createdLt: bigint): Promise<ChainTransaction['tx'] | null> {
+    for (const t of await chain.getTransactions(at, { limit: 20 })) {
+        const m = t.tx.inMessage;
+        if (m && m.info.type === 'internal' && m.info.createdLt === createdLt && m.info.src.equals(from)) return t.tx;
     }
     return null;
 }
