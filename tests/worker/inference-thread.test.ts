@@ -55,6 +55,15 @@ describe('ModelPlacement', () => {
         expect(p.decisions()).toEqual({ slow: 'thread', fast: 'inline' });
     });
 
+    test('auto with its own bar: medians below it stay inline, from it on move; a bar that is not positive is refused', () => {
+        const p = new ModelPlacement('auto', 10);
+        for (const ms of [9.9, 9.9, 9.9]) p.recordInlineRun('below', ms);
+        for (const ms of [10, 10, 10]) p.recordInlineRun('at', ms);
+        expect(p.decisions()).toEqual({ below: 'inline', at: 'thread' });
+        expect(() => new ModelPlacement('auto', 0)).toThrow('threadMinRunMs must be a positive number of milliseconds, got 0');
+        expect(() => new ModelPlacement('auto', Number.NaN)).toThrow(RangeError);
+    });
+
     test('on and off ignore timings; any other mode is refused with the allowed values', () => {
         expect(new ModelPlacement('on').placementOf('m')).toBe('thread');
         const off = new ModelPlacement('off');
@@ -73,7 +82,9 @@ describe('InferenceEngine with its inference thread', () => {
     beforeAll(async () => {
         inline = await InferenceEngine.fromCatalogFile(undefined, { inferenceThread: 'off' });
         threaded = await InferenceEngine.fromCatalogFile(undefined, { inferenceThread: 'on' });
-        auto = await InferenceEngine.fromCatalogFile(undefined, { inferenceThread: 'auto' });
+        // a 10 ms bar instead of the default 4 ms: the MLP (~1 ms) stays well below it even when the other test
+        // worker loads both cores, and an OCR pass stays well above it
+        auto = await InferenceEngine.fromCatalogFile(undefined, { inferenceThread: 'auto', threadMinRunMs: 10 });
     });
 
     afterAll(async () => {

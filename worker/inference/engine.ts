@@ -34,6 +34,8 @@ export interface InferenceEngineOptions extends SessionPoolOptions {
      * inference thread after timing its first runs, 'on' runs every model there, 'off' keeps all on the JS thread.
      */
     inferenceThread?: InferenceThreadMode;
+    /** In 'auto' mode, the median probe time from which a model moves to the thread (default THREAD_MIN_RUN_MS). */
+    threadMinRunMs?: number;
     ocr?: Partial<OcrOptions>;
     vad?: Partial<VadOptions>;
     tensor?: Partial<TensorLimits>;
@@ -62,7 +64,7 @@ export class InferenceEngine {
         readonly options: InferenceEngineOptions = {},
     ) {
         this.pool = new SessionPool(options);
-        this.placement = new ModelPlacement(options.inferenceThread ?? 'auto');
+        this.placement = new ModelPlacement(options.inferenceThread ?? 'auto', options.threadMinRunMs);
     }
 
     /** Loads and verifies a catalog file (default: worker/models/catalog.json), then builds an engine on it. */
@@ -175,7 +177,7 @@ export class InferenceEngine {
 
     private inferenceThread(): InferenceThread {
         if (!this.thread) {
-            const { inferenceThread: _mode, ...options } = this.options;
+            const { inferenceThread: _mode, threadMinRunMs: _min, ...options } = this.options;
             this.thread = new InferenceThread(this.catalog, options as Record<string, unknown>);
         }
         return this.thread;

@@ -36,8 +36,12 @@ export class ModelPlacement {
     readonly #probes = new Map<string, number[]>();
     readonly #decided = new Map<string, Placement>();
 
-    constructor(readonly mode: InferenceThreadMode) {
+    constructor(
+        readonly mode: InferenceThreadMode,
+        readonly threadMinRunMs: number = THREAD_MIN_RUN_MS,
+    ) {
         parseInferenceThreadMode(mode);
+        if (!(threadMinRunMs > 0)) throw new RangeError(`threadMinRunMs must be a positive number of milliseconds, got ${threadMinRunMs}`);
     }
 
     /** Where the model's next run goes, before its thread-side warm-up is taken into account. */
@@ -58,7 +62,7 @@ export class ModelPlacement {
         }
         this.#probes.delete(modelHash);
         const median = [...runs].sort((a, b) => a - b)[Math.floor(runs.length / 2)];
-        const decision: Placement = median >= THREAD_MIN_RUN_MS ? 'thread' : 'inline';
+        const decision: Placement = median >= this.threadMinRunMs ? 'thread' : 'inline';
         this.#decided.set(modelHash, decision);
         return decision;
     }
