@@ -3,16 +3,17 @@
  *
  *   npm run bench:gas [-- --jobs 1000 --providers 50]
  *
- * Writes bench/results/gas.json: per-message gas and fees, one whole job as the worker runs it (open → claim
- * carrying the receipt → accept), the same for the two-step path (open → claim → SubmitReceipt → accept),
- * and the growth of a job's lifecycle gas between the first and the last of `--jobs` jobs, with `--providers`
+ * Writes bench/results/gas.json: per-message gas and fees, one whole job as the worker runs it on a registry that
+ * deploys jobs with a library cell for their code (open → claim carrying the receipt → accept), the same for the
+ * two-step path (open → claim → SubmitReceipt → accept) and for a registry that deploys the code itself, and the growth of a job's lifecycle gas between the first and the last of `--jobs` jobs, with `--providers`
  * staked providers and every allowlist filled to its cap, which shows that per-job cost does not grow with the
  * network (no map grows with jobs or providers).
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { toNano } from '@ton/core';
+import { Address, beginCell, Cell, storeMessage, toNano } from '@ton/core';
+import { SendMessageResult } from '@ton/sandbox';
 import { tactConstant } from '../wrappers';
 import { createNetwork, hash256, MODEL_OCR, MODEL_VAD, MEASUREMENT } from '../tests/contracts/fixtures';
 import { runLifecycle } from '../tests/contracts/lifecycle';
@@ -56,9 +57,15 @@ async function main() {
     if ((await net.registry.getJobCount()) !== BigInt(jobs)) throw new Error('job count mismatch');
     // the two-step path (a provider that takes the lock before running the job), for comparison
     const twoStep = await runLifecycle(net, providers[0], clients[0], 'twoStep');
+    // a registry that deploys every job with the code itself instead of the library cell, for comparison
+    const inlineNet = await createNetwork({ jobCode: 'inline' });
+    const inlineProvider = await inlineNet.createProvider('bench-inline', { stake: toNano('1000'), models: [[MODEL_OCR, toNano('1')], [MODEL_VAD, toNano('0.5')]], measurement: MEASUREMENT });
+    const inline = await runLifecycle(inlineNet, inlineProvider, await inlineNet.createClient('bench-inline'));
 
     const result = {
         benchmark: 'gas',
+        jobCode: 'library: jobs are deployed with a library cell for the JobEscrow code, published in the masterchain by a CodeLibrarian',
+        openJobFees: openJobFees(first.steps.open, net.registry.address),
         command: `npm run bench:gas -- --jobs ${jobs} --providers ${providerCount}`,
         config: 'sandbox default (@ton/sandbox 0.41): ' + '400 nanoTON per gas unit on the basechain',
         operations: Object.fromEntries(
@@ -77,6 +84,13 @@ async function main() {
             gasAllTransactions: twoStep.total.gasAllTransactions,
             feesNanoTon: Number(twoStep.total.feesNanoTon),
             operations: Object.fromEntries(Object.entries(twoStep.operations).map(([k, v]) => [k, { gas: v.gas, feesNanoTon: Number(v.feesNanoTon) }])),
+        },
+        inlineCodeLifecycle: {
+            jobCode: 'inline: every deployment carries the JobEscrow code (first job of a fresh network)',
+            gas: inline.total.gas,
+            gasAllTransactions: inline.total.gasAllTransactions,
+            feesNanoTon: Number(inline.total.feesNanoTon),
+            openJobFees: openJobFees(inline.steps.open, inlineNet.registry.address),
         },
         lastJobLifecycleGas: last.total.gas,
         gasGrowthRatio: Number((last.total.gas / first.total.gas).toFixed(4)),
@@ -100,6 +114,36 @@ async function main() {
     fs.mkdirSync(path.dirname(out), { recursive: true });
     fs.writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
     console.log(JSON.stringify(result, null, 2));
+}
+
+/** Where OpenJob's fee goes: the registry's gas, and forwarding its messages; the deployment carries the job's code. */
+function openJobFees(open: SendMessageResult, registry: Address) {
+    const tx = open.transactions.find((t) => t.inMessage?.info.dest instanceof Address && t.inMessage.info.dest.equals(registry));
+    const d = tx?.description;
+    if (!tx || d?.type !== 'generic' || d.computePhase.type !== 'vm' || !d.actionPhase) throw new Error('no OpenJob transaction at the registry');
+    const deploy = [...tx.outMessages.values()].find((m) => m.init?.code);
+    if (!deploy) throw new Error('OpenJob deployed nothing');
+    const size = (root: Cell) => {
+        const seen = new Set<string>();
+        let bits = 0;
+        const walk = (c: Cell) => {
+            const h = c.hash().toString('hex');
+            if (seen.has(h)) return;
+            seen.add(h);
+            bits += c.bits.length;
+            c.refs.forEach(walk);
+        };
+        walk(root);
+        return { cells: seen.size, bits };
+    };
+    const message = size(beginCell().store(storeMessage(deploy)).endCell());
+    return {
+        gasFeesNanoTon: Number(d.computePhase.gasFees),
+        forwardFeesNanoTon: Number(d.actionPhase.totalFwdFees ?? 0n),
+        deployMessage: message,
+        jobCode: size(deploy.init!.code!),
+        note: 'forwardFeesNanoTon covers every message and event the registry sent; the deployment message carries the job\'s code (jobCode) as its StateInit',
+    };
 }
 
 main().catch((e) => {

@@ -159,7 +159,9 @@ export class DevnetChain {
         // The slim config: the same parameters as the default one for everything a basechain contract touches (gas
         // and forwarding prices, storage, limits: identical cells), without the validator and bridge sections. The
         // emulator parses the whole config on every get method and transaction; slim makes a get method ~5× cheaper.
-        const blockchain = await Blockchain.create({ storage, meta: undefined, config: 'slim' });
+        // autoDeployLibs: libraries published by masterchain accounts become available to every contract, as on the
+        // network (a registry can deploy its jobs with a library cell for their code: contracts/code_librarian.tact).
+        const blockchain = await Blockchain.create({ storage, meta: undefined, config: 'slim', autoDeployLibs: true });
         // Quiet: a server must not print contract debug output on stdout.
         blockchain.verbosity = { ...blockchain.verbosity, print: false, blockchainLogs: false, vmLogs: 'none', debugLogs: false };
         const chain = new DevnetChain(blockchain, storage, opts);

@@ -9,14 +9,14 @@
  * DEV ONLY: the wallets' seeds are random and returned in clear so that local processes can use them.
  */
 import { randomBytes } from 'crypto';
-import { Address, toNano } from '@ton/core';
+import { Address, beginCell, toNano } from '@ton/core';
 import { ChainClient, WalletSender } from '../protocol/chain';
 import { NETWORK_IDS } from '../protocol/network';
 import { devVendorKeyPair, SIMULATED_WARNING } from '../protocol/attestation';
 import { NetworkFile, walletFromSeed } from '../protocol/network-file';
 import { SHIPPED_MODEL_HASHES } from '../worker/inference/catalog';
 import { DEFAULT_WORKER_IMAGE, simulatedWorkerMeasurement, WorkerImageConfig } from '../worker/enclave/measurement';
-import { DEFAULT_PARAMS, NetworkParams, providerStakeInit, Registry, registryInit } from '../wrappers';
+import { codeLibrarianInit, DEFAULT_PARAMS, jobEscrowCode, NetworkParams, providerStakeInit, Registry, registryInit, storePublishLibrary } from '../wrappers';
 
 /** What bootstrap needs from the local chain: a faucet and a way to wait until every message was processed. */
 export interface LocalChain {
@@ -95,10 +95,24 @@ export async function bootstrapNetwork(opts: BootstrapOptions): Promise<Bootstra
     const providerWallets: DevWallet[] = [];
     for (const name of opts.providers) providerWallets.push(await makeWallet(name, balances.provider));
 
+    // As on a real network, jobs are deployed with a library cell for their code: a CodeLibrarian in the devnet's
+    // masterchain publishes it first (the devnet collects published libraries like the network does).
+    log('publishing the job code as a masterchain library');
+    const librarian = chain.open(await codeLibrarianInit(governance.address, await jobEscrowCode()));
+    await governance.wallet.send({
+        to: librarian.address,
+        value: toNano('1'),
+        init: librarian.init!,
+        bounce: false,
+        body: beginCell().store(storePublishLibrary({ $$type: 'PublishLibrary', queryId: 0n })).endCell(),
+    });
+    await idle();
+    if (!(await chain.isDeployed(librarian.address))) throw new Error('the job code librarian did not deploy');
+
     log('deploying the registry');
     const networkId = opts.networkId ?? NETWORK_IDS.devnet;
     const params: NetworkParams = { ...DEFAULT_PARAMS, unstakeCooldown: 86400n, disputeWindow: 600n, maxJobDuration: 3600n, ...opts.params };
-    const registryState = await registryInit(networkId, params, treasury.address, governance.address);
+    const registryState = await registryInit(networkId, params, treasury.address, governance.address, { jobCode: 'library' });
     const registry = chain.open(registryState);
     await governance.wallet.send({ to: registry.address, value: toNano('1'), init: registryState.init!, bounce: false });
     await idle();

@@ -106,8 +106,8 @@ async function main(): Promise<number> {
                     verifyProviders: span('verifying', 'providers-verified'),
                     encryptAndUpload: span('encrypting', 'opening'),
                     openEscrow: span('opening', 'opened'),
-                    routeRunAndClaim: span('opened', 'claimed'),
-                    commitReceipt: span('claimed', 'committed'),
+                    // the worker claims with the receipt attached: claimed and committed in one transaction
+                    routeRunAndCommit: span('opened', 'committed'),
                     verifyAndDecrypt: span('committed', 'verified'),
                     settle: span('verified', 'settled'),
                     total: Math.max(...stages.values()),
@@ -171,7 +171,7 @@ async function main(): Promise<number> {
                 for (const v of j.verifications) say(`   ✓ ${v}`);
                 const f = j.feesNanoTon;
                 say(`   client paid   ${ton(BigInt(f.clientTotal))} = price ${j.price} + network fees ${ton(BigInt(f.clientNetworkFees))}`);
-                say(`   provider      earnings +${ton(BigInt(f.providerEarned))} (price − protocol fee, plus what the escrow's finish allowance left), wallet −${ton(BigInt(f.providerGas))} for claim + receipt gas`);
+                say(`   provider      earnings +${ton(BigInt(f.providerEarned))} (price − protocol fee, plus what the escrow's finish allowance left), wallet −${ton(BigInt(f.providerGas))} for the claim's gas (the claim carries the receipt)`);
                 say(`   treasury      ${ton(BigInt(f.protocolFeeToTreasury))} protocol fee`);
                 say(`   timings       ${Object.entries(j.timingsMs).map(([k, v]) => `${k} ${v} ms`).join(', ')}`);
             }

@@ -1,7 +1,7 @@
 import { NetworkProvider } from '@ton/blueprint';
 import { Address, fromNano, toNano } from '@ton/core';
 import { NETWORK_IDS } from '../protocol/network';
-import { tactConstant } from '../wrappers';
+import { codeLibrarianInit, JobCodeKind, jobEscrowCode, tactConstant } from '../wrappers';
 import {
     DEFAULT_PARAMS,
     DEPLOY_REGISTRY_VALUE,
@@ -23,7 +23,7 @@ import {
  * Deploys the network's Registry with the sender as governance owner and writes deployments/<network>.json, which
  * the other scripts read when --registry is not given.
  *
- *   npx blueprint run deployRegistry --testnet --tonconnect -- --treasury <address> [--fee-bps 250 …]
+ *   npx blueprint run deployRegistry --testnet --tonconnect -- --treasury <address> [--job-code library] [--fee-bps 250 …]
  */
 export async function run(provider: NetworkProvider, argv: string[] = []) {
     return runScript(
@@ -37,6 +37,7 @@ export async function run(provider: NetworkProvider, argv: string[] = []) {
                 { name: 'treasury', help: 'address that receives protocol fees (default: the sender; required on mainnet)', env: true },
                 { name: 'owner', help: 'governance owner (default: the sender)' },
                 { name: 'value', help: 'TON sent with the deployment (default 0.2)' },
+                { name: 'job-code', help: "how jobs are deployed: 'inline' (each deployment carries the job code; default) or 'library' (a library cell: publish the code first with publishJobCodeLibrary)" },
                 ...PARAM_OPTIONS,
             ],
             without: ['registry'],
@@ -63,8 +64,19 @@ export async function run(provider: NetworkProvider, argv: string[] = []) {
             const value = args.optional('value', (n, v) => parseTon(n, v), DEPLOY_REGISTRY_VALUE);
             if (value < minValue) throw new Error(`--value: at least ${fromNano(minValue)} TON (the registry keeps ${fromNano(tactConstant('RegistryStorageReserve'))} TON for storage), got ${fromNano(value)}`);
             const { params } = paramsFromArgs(args, DEFAULT_PARAMS);
+            const jobCode = args.optional('job-code', (n, v) => {
+                if (v !== 'inline' && v !== 'library') throw new Error(`--${n}: 'inline' or 'library', got ${JSON.stringify(v)}`);
+                return v;
+            }, 'inline' as 'inline' | 'library');
+            if (jobCode === 'library') {
+                // the registry would refuse every job while the library is missing: check the sender's librarian holds it
+                const librarian = ctx.provider.open(await codeLibrarianInit(me, await jobEscrowCode()));
+                if (!(await ctx.provider.isContractDeployed(librarian.address))) {
+                    throw new Error(`--job-code library: no JobEscrow library librarian at ${ctx.fmt(librarian.address)}; publish the code first: npx blueprint run publishJobCodeLibrary`);
+                }
+            }
 
-            const registry = ctx.provider.open(await registryInit(networkId, params, treasury, owner));
+            const registry = ctx.provider.open(await registryInit(networkId, params, treasury, owner, { jobCode }));
 
             const existing = readDeployment(ctx.network, ctx.deploymentsDir);
             const alreadyDeployed = await ctx.provider.isContractDeployed(registry.address);
@@ -77,12 +89,14 @@ export async function run(provider: NetworkProvider, argv: string[] = []) {
                 await ctx.waitForDeploy(registry.address);
             }
             // read back what the chain holds, so the deployment file never records something that is not there
-            const [onChainId, onChainParams, gov, onChainTreasury] = await ctx.waitFor('the registry to answer its getters', async () => [
+            const [onChainId, onChainParams, gov, onChainTreasury, codeKind] = await ctx.waitFor('the registry to answer its getters', async () => [
                 Number(await registry.getNetworkId()),
                 await registry.getParams(),
                 await registry.getGovernance(),
                 await registry.getTreasury(),
+                Number(await registry.getJobCodeKind()),
             ] as const);
+            const onChainJobCode = codeKind === JobCodeKind.library ? 'library' : 'inline';
             const file = writeDeployment(
                 {
                     network: ctx.network,
@@ -92,14 +106,15 @@ export async function run(provider: NetworkProvider, argv: string[] = []) {
                     owner: ctx.fmt(gov.owner),
                     treasury: ctx.fmt(onChainTreasury),
                     params: paramsToJson(onChainParams),
+                    jobCode: onChainJobCode,
                     deployedAt: new Date().toISOString(),
                 },
                 ctx.deploymentsDir,
             );
             const state = await ctx.provider.getContractState(registry.address);
             return ctx.done(
-                `registry ${ctx.fmt(registry.address)} ${alreadyDeployed ? 'was already deployed' : 'deployed'} on ${ctx.chain} (network id ${onChainId}, owner ${ctx.fmt(gov.owner)}, treasury ${ctx.fmt(onChainTreasury)}, balance ${fromNano(state.balance)} TON; ${describeParams(onChainParams)}); written to ${displayPath(file)}`,
-                { registry: registry.address, networkId: onChainId, owner: gov.owner, treasury: onChainTreasury, params: onChainParams, file, alreadyDeployed },
+                `registry ${ctx.fmt(registry.address)} ${alreadyDeployed ? 'was already deployed' : 'deployed'} on ${ctx.chain} (network id ${onChainId}, owner ${ctx.fmt(gov.owner)}, treasury ${ctx.fmt(onChainTreasury)}, balance ${fromNano(state.balance)} TON; job code ${onChainJobCode}; ${describeParams(onChainParams)}); written to ${displayPath(file)}`,
+                { registry: registry.address, networkId: onChainId, owner: gov.owner, treasury: onChainTreasury, params: onChainParams, jobCode: onChainJobCode, file, alreadyDeployed },
             );
         },
     );

@@ -9,3 +9,5 @@ export * from '../build/Registry/tact_Registry';
 export * from './constants';
 export * from './init';
 export * from './jobOpened';
+export * from './library';
+export { CodeLibrarian } from '../build/CodeLibrarian/tact_CodeLibrarian';

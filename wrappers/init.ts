@@ -1,6 +1,7 @@
 import { Address, beginCell, Cell, Dictionary, toNano } from '@ton/core';
 import { EnclaveRecord, loadRegistration, NetworkParams, Registry, storeJobNetworkTerms, storeRegistryConfig } from '../build/Registry/tact_Registry';
 import { ProviderStake } from '../build/Registry/tact_ProviderStake';
+import { jobEscrowCode, libraryCellOf } from './library';
 
 /**
  * The contracts' initial states, in one place. They mirror the `initOf` expressions in contracts/registry.tact,
@@ -24,11 +25,22 @@ export const DEFAULT_PARAMS: NetworkParams = {
  * its cold state in a RegistryConfig ref and, for OpenJob, the network half of every job's terms pre-serialized
  * (contracts/registry.tact): both are built here exactly as SetParams/SetTreasury rebuild them on-chain.
  */
-export async function registryInit(networkId: number, params: NetworkParams, treasury: Address, owner: Address): Promise<Registry> {
+export async function registryInit(
+    networkId: number,
+    params: NetworkParams,
+    treasury: Address,
+    owner: Address,
+    opts: { jobCode?: 'inline' | 'library' } = {},
+): Promise<Registry> {
+    // 'library': jobs are deployed with a library cell for JobEscrow's code, which must be published in the
+    // masterchain (wrappers/library.ts) before the first job opens
+    const escrowCode = await jobEscrowCode();
+    const jobCode = opts.jobCode === 'library' ? libraryCellOf(escrowCode) : escrowCode;
     const config = beginCell()
         .store(
             storeRegistryConfig({
                 $$type: 'RegistryConfig',
+                jobCode,
                 networkId: BigInt(networkId),
                 params,
                 paramsVersion: 1n,

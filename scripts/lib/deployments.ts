@@ -19,6 +19,8 @@ export interface Deployment {
     owner: string;
     treasury: string;
     params: Record<string, string>;
+    /** how the registry deploys jobs: with the code, or a library cell for it (older files: absent = inline) */
+    jobCode?: 'inline' | 'library';
     deployedAt: string;
 }
 

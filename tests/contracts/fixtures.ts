@@ -9,6 +9,8 @@ import {
     providerStakeInit,
     registryInit,
     storeClaimJob,
+    codeLibrarianInit,
+    jobEscrowCode,
     storeClaimReceipt,
     loadJobClaim,
     loadJobTerms,
@@ -48,13 +50,26 @@ export type Network = Awaited<ReturnType<typeof createNetwork>>;
 export type Provider = Awaited<ReturnType<Network['createProvider']>>;
 export type Client = Awaited<ReturnType<Network['createClient']>>;
 
-export async function createNetwork(opts: { params?: Partial<NetworkParams>; allow?: boolean; config?: 'slim' } = {}) {
-    const blockchain = await Blockchain.create(opts.config ? { config: opts.config } : undefined);
+/**
+ * `jobCode`: how the registry deploys jobs. 'library' (the default, as on a real network): JobEscrow's code is first
+ * published as a masterchain library by a CodeLibrarian, and every job is deployed with a library cell for it;
+ * 'inline': every deployment carries the code.
+ */
+export async function createNetwork(opts: { params?: Partial<NetworkParams>; allow?: boolean; config?: 'slim'; jobCode?: 'inline' | 'library' } = {}) {
+    const blockchain = await Blockchain.create({ ...(opts.config ? { config: opts.config } : {}), autoDeployLibs: true });
     blockchain.now = START_TIME;
     const governance = await blockchain.treasury('governance');
     const treasury = await blockchain.treasury('treasury');
     const params: NetworkParams = { ...defaultParams, ...opts.params };
-    const registry = blockchain.openContract(await registryInit(NETWORK_ID, params, treasury.address, governance.address));
+    const jobCode = opts.jobCode ?? 'library';
+    const librarian = blockchain.openContract(await codeLibrarianInit(governance.address, await jobEscrowCode()));
+    if (jobCode === 'library') {
+        const published = await librarian.send(governance.getSender(), { value: toNano('1') }, { $$type: 'PublishLibrary', queryId: 0n });
+        if (!published.transactions.some((t) => t.inMessage?.info.dest?.toString() === librarian.address.toString() && t.description.type === 'generic' && t.description.computePhase.type === 'vm' && t.description.computePhase.success)) {
+            throw new Error('the CodeLibrarian did not publish the JobEscrow library');
+        }
+    }
+    const registry = blockchain.openContract(await registryInit(NETWORK_ID, params, treasury.address, governance.address, { jobCode }));
     const deployResult = await registry.send(governance.getSender(), { value: toNano('1') }, null);
 
     const gov = {
@@ -234,6 +249,8 @@ export async function createNetwork(opts: { params?: Partial<NetworkParams>; all
     return {
         blockchain,
         registry,
+        librarian,
+        jobCode,
         governance,
         treasury,
         params,

@@ -20,7 +20,7 @@ describe('npm run demo', () => {
             expect(job.state).toBe('Settled');
             expect(job.verified).toBe(true);
             expect(job.feesNanoTon.clientTotal).toBeGreaterThan(job.feesNanoTon.price);
-            expect(Object.keys(job.timingsMs)).toEqual(expect.arrayContaining(['openEscrow', 'routeRunAndClaim', 'commitReceipt', 'settle']));
+            expect(Object.keys(job.timingsMs)).toEqual(expect.arrayContaining(['openEscrow', 'routeRunAndCommit', 'settle']));
             // routed by the orchestrator to a worker process, first time right
             expect(job.dispatch).toEqual({ state: 'committed', attempts: 1 });
             expect(job.feesNanoTon.protocolFeeToTreasury).toBeGreaterThan(0);

@@ -31,7 +31,8 @@ type Script = { run: (p: NetworkProvider, argv: string[]) => Promise<unknown> };
 
 export async function createWorld() {
     isolateEnv();
-    const blockchain = await Blockchain.create();
+    // autoDeployLibs: libraries published from the masterchain (publishJobCodeLibrary) serve every contract
+    const blockchain = await Blockchain.create({ autoDeployLibs: true });
     blockchain.now = START_TIME;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cocoon-scripts-'));
     const governance = await blockchain.treasury('governance');

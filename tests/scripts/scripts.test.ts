@@ -5,10 +5,11 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { Address, fromNano, toNano } from '@ton/core';
-import { JobStatus, loadJobTerms } from '../../wrappers';
+import { Address, Dictionary, fromNano, toNano } from '@ton/core';
+import { JobCodeKind, jobEscrowCode, JobStatus, libraryCellOf, loadJobTerms } from '../../wrappers';
 import { NETWORK_IDS } from '../../protocol/network';
 import * as deployRegistry from '../../scripts/deployRegistry';
+import * as publishJobCodeLibrary from '../../scripts/publishJobCodeLibrary';
 import * as allowMeasurement from '../../scripts/allowMeasurement';
 import * as allowModel from '../../scripts/allowModel';
 import * as stakeProvider from '../../scripts/stakeProvider';
@@ -233,5 +234,38 @@ describe('scripts refuse before sending', () => {
     test('no registry: no --registry and no deployment file', async () => {
         const p = await w.reject(stakeProvider, w.owner, ['--amount', '1', '--network', 'elsewhere']);
         expect(p).toBe(`no registry: pass --registry <address>, or run deployRegistry first (${path.join(w.dir, 'elsewhere.json')} does not exist)`);
+    });
+});
+
+// A registry that deploys jobs with a library cell for their code, published first by publishJobCodeLibrary.
+// Its own world: it deploys a second registry.
+describe('the job code as a masterchain library', () => {
+    let lw: World;
+    beforeAll(async () => {
+        lw = await createWorld();
+    });
+    afterAll(() => lw?.cleanup());
+
+    test('deployRegistry --job-code library refuses while the library is not published; bad values are named', async () => {
+        const missing = await lw.reject(deployRegistry, lw.governance, ['--network-id', 'devnet', '--job-code', 'library']);
+        expect(missing).toMatch(/^--job-code library: no JobEscrow library librarian at .+; publish the code first: npx blueprint run publishJobCodeLibrary$/);
+        expect(await lw.reject(deployRegistry, lw.governance, ['--network-id', 'devnet', '--job-code', 'lib'])).toBe(`--job-code: 'inline' or 'library', got "lib"`);
+        expect(await lw.reject(publishJobCodeLibrary, lw.governance, ['--value', '0.5'])).toBe('--value: at least 1 TON (masterchain storage is paid from it), got 0.5');
+    });
+
+    test('publishJobCodeLibrary publishes from the masterchain; the registry then deploys jobs with the library cell', async () => {
+        const { result } = await lw.run(publishJobCodeLibrary, lw.governance, []);
+        expect(result.librarian.workChain).toBe(-1);
+        const code = await jobEscrowCode();
+        expect(result.codeHash).toBe(code.hash().toString('hex'));
+        const libs = lw.blockchain.libs!.beginParse().loadDictDirect(Dictionary.Keys.Buffer(32), Dictionary.Values.Cell());
+        expect(libs.get(code.hash())?.equals(code)).toBe(true);
+
+        const { result: deployed } = await lw.run(deployRegistry, lw.governance, ['--network-id', 'devnet', '--job-code', 'library']);
+        expect(deployed.jobCode).toBe('library');
+        expect(JSON.parse(fs.readFileSync(path.join(lw.dir, 'devnet.json'), 'utf8')).jobCode).toBe('library');
+        const registry = lw.registry();
+        expect(Number(await registry.getJobCodeKind())).toBe(JobCodeKind.library);
+        expect((await registry.getJobCode()).equals(libraryCellOf(code))).toBe(true);
     });
 });
