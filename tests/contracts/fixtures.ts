@@ -132,24 +132,8 @@ export async function createNetwork(opts: { params?: Partial<NetworkParams>; all
              * one message chain. `o` forges parts of the receipt (another key, network, job or input; the signed
              * output differs from the sent one).
              */
-            claimCommit: async (
-                job: SandboxContract<JobEscrow>,
-                o: { keys?: KeyPair; outputCommitment?: bigint; signedOutput?: bigint; networkId?: number; jobAddress?: Address; inputCommitment?: bigint; modelHash?: bigint; value?: bigint } = {},
-            ) => {
-                const state = await job.getState();
-                const terms = loadJobTerms(state.terms!.beginParse());
-                const outputCommitment = o.outputCommitment ?? hash256('output:' + job.address.toString());
-                const signature = signReceipt(
-                    {
-                        networkId: o.networkId ?? NETWORK_ID,
-                        job: o.jobAddress ?? job.address,
-                        inputCommitment: o.inputCommitment ?? terms.inputCommitment,
-                        outputCommitment: o.signedOutput ?? outputCommitment,
-                        modelHash: terms.modelHash,
-                        measurement,
-                    },
-                    (o.keys ?? keys).secretKey,
-                );
+            claimCommit: async (job: SandboxContract<JobEscrow>, o: ReceiptForgery & { keys?: KeyPair; modelHash?: bigint; value?: bigint } = {}) => {
+                const { state, terms, outputCommitment, signature } = await signJobReceipt(job, o.keys ?? keys, measurement, o);
                 const receipt = beginCell().store(storeClaimReceipt({ $$type: 'ClaimReceipt', outputCommitment, signature })).endCell();
                 const result = await contract.send(owner.getSender(), { value: o.value ?? CLAIM_VALUE }, {
                     $$type: 'ClaimJob', queryId: 0n, jobId: state.jobId, modelHash: o.modelHash ?? terms.modelHash, receipt,
@@ -209,27 +193,8 @@ export async function createNetwork(opts: { params?: Partial<NetworkParams>; all
     }
 
     /** Signs the receipt with `keys` (the enclave's by default) and relays it from `relayer`. */
-    async function submitReceipt(
-        job: SandboxContract<JobEscrow>,
-        keys: KeyPair,
-        relayer: SandboxContract<TreasuryContract>,
-        o: { outputCommitment?: bigint; networkId?: number; jobAddress?: Address; inputCommitment?: bigint } = {},
-    ) {
-        const state = await job.getState();
-        const terms = loadJobTerms(state.terms!.beginParse());
-        const claim = loadJobClaim(state.claim!.beginParse());
-        const outputCommitment = o.outputCommitment ?? hash256('output:' + job.address.toString());
-        const signature = signReceipt(
-            {
-                networkId: o.networkId ?? NETWORK_ID,
-                job: o.jobAddress ?? job.address,
-                inputCommitment: o.inputCommitment ?? terms.inputCommitment,
-                outputCommitment,
-                modelHash: terms.modelHash,
-                measurement: claim.measurement,
-            },
-            keys.secretKey,
-        );
+    async function submitReceipt(job: SandboxContract<JobEscrow>, keys: KeyPair, relayer: SandboxContract<TreasuryContract>, o: ReceiptForgery = {}) {
+        const { outputCommitment, signature } = await signJobReceipt(job, keys, undefined, o);
         const result = await job.send(relayer.getSender(), { value: RELAY_VALUE }, {
             $$type: 'SubmitReceipt',
             queryId: 0n,
@@ -263,6 +228,37 @@ export async function createNetwork(opts: { params?: Partial<NetworkParams>; all
         settle,
         anyone,
     };
+}
+
+/** What a test may forge in a receipt: another network, job or input; a signed output other than the sent one. */
+export interface ReceiptForgery {
+    outputCommitment?: bigint;
+    signedOutput?: bigint;
+    networkId?: number;
+    jobAddress?: Address;
+    inputCommitment?: bigint;
+}
+
+/**
+ * `job`'s receipt signed with `keys` over `measurement` (the claim's when not given), as the enclave signs it
+ * (protocol/receipt.ts), with the parts `o` forges.
+ */
+async function signJobReceipt(job: SandboxContract<JobEscrow>, keys: KeyPair, measurement: bigint | undefined, o: ReceiptForgery) {
+    const state = await job.getState();
+    const terms = loadJobTerms(state.terms!.beginParse());
+    const outputCommitment = o.outputCommitment ?? hash256('output:' + job.address.toString());
+    const signature = signReceipt(
+        {
+            networkId: o.networkId ?? NETWORK_ID,
+            job: o.jobAddress ?? job.address,
+            inputCommitment: o.inputCommitment ?? terms.inputCommitment,
+            outputCommitment: o.signedOutput ?? outputCommitment,
+            modelHash: terms.modelHash,
+            measurement: measurement ?? loadJobClaim(state.claim!.beginParse()).measurement,
+        },
+        keys.secretKey,
+    );
+    return { state, terms, outputCommitment, signature };
 }
 
 /** The transaction that `address` executed in `result` for a message with opcode `op` (or the first one). */

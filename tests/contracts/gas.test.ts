@@ -1,44 +1,33 @@
 import { toNano } from '@ton/core';
 import { GasBudget, JobStatus } from '../../wrappers';
 import { createNetwork } from './fixtures';
-import { runLifecycle } from './lifecycle';
+import { CommitPath, runLifecycle } from './lifecycle';
 
 // Every hot-path message is held to a named budget in contracts/constants.tact: a change that makes one of
 // them more expensive fails here, and the budget has to be raised deliberately (and the README's table redone).
 describe('gas budgets', () => {
-    it('each message of the worker\'s lifecycle (claim with the receipt) stays within its budget', async () => {
+    const paths: [CommitPath, string, Record<string, string>, string][] = [
+        [
+            'claimCommit',
+            "the worker's lifecycle (claim with the receipt)",
+            { OpenJob: 'GasOpenJob', InitJob: 'GasInitJob', ClaimJob: 'GasClaimJob', OfferClaimWithReceipt: 'GasOfferClaimWithReceipt', AcceptResult: 'GasSettle', JobFinished: 'GasJobFinished' },
+            'GasLifecycle',
+        ],
+        [
+            'twoStep',
+            'the two-step lifecycle (claim, then SubmitReceipt)',
+            { OpenJob: 'GasOpenJob', InitJob: 'GasInitJob', ClaimJob: 'GasClaimJob', OfferClaim: 'GasOfferClaim', SubmitReceipt: 'GasSubmitReceipt', AcceptResult: 'GasSettle', JobFinished: 'GasJobFinished' },
+            'GasLifecycleTwoStep',
+        ],
+    ];
+    it.each(paths)('each message of %s: %s stays within its budget', async (path, _what, budgets, lifecycleBudget) => {
         const net = await createNetwork();
         const provider = await net.createProvider('alice', { stake: toNano('100') });
         const client = await net.createClient('c');
-        const { job, messages, total } = await runLifecycle(net, provider, client, 'claimCommit');
+        const { job, messages, total } = await runLifecycle(net, provider, client, path);
         expect(await job.getStatus()).toBe(BigInt(JobStatus.Settled));
-        expectWithin(messages, {
-            OpenJob: 'GasOpenJob',
-            InitJob: 'GasInitJob',
-            ClaimJob: 'GasClaimJob',
-            OfferClaimWithReceipt: 'GasOfferClaimWithReceipt',
-            AcceptResult: 'GasSettle',
-            JobFinished: 'GasJobFinished',
-        });
-        expect(total.gas).toBeLessThanOrEqual(GasBudget.GasLifecycle);
-    });
-
-    it('each message of the two-step lifecycle (claim, then SubmitReceipt) stays within its budget', async () => {
-        const net = await createNetwork();
-        const provider = await net.createProvider('alice', { stake: toNano('100') });
-        const client = await net.createClient('c');
-        const { job, messages, total } = await runLifecycle(net, provider, client, 'twoStep');
-        expect(await job.getStatus()).toBe(BigInt(JobStatus.Settled));
-        expectWithin(messages, {
-            OpenJob: 'GasOpenJob',
-            InitJob: 'GasInitJob',
-            ClaimJob: 'GasClaimJob',
-            OfferClaim: 'GasOfferClaim',
-            SubmitReceipt: 'GasSubmitReceipt',
-            AcceptResult: 'GasSettle',
-            JobFinished: 'GasJobFinished',
-        });
-        expect(total.gas).toBeLessThanOrEqual(GasBudget.GasLifecycleTwoStep);
+        expectWithin(messages, budgets);
+        expect(total.gas).toBeLessThanOrEqual(GasBudget[lifecycleBudget]);
     });
 });
 
