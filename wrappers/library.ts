@@ -1,6 +1,7 @@
-import { Address, beginCell, Cell, contractAddress, Dictionary } from '@ton/core';
+import { Address, beginCell, Cell, contractAddress } from '@ton/core';
 import { CodeLibrarian } from '../build/CodeLibrarian/tact_CodeLibrarian';
 import { JobEscrow } from '../build/Registry/tact_JobEscrow';
+import { tactConstant } from './constants';
 
 /**
  * JobEscrow's code as a masterchain library. A registry deployed with `jobCode: 'library'` deploys every job with
@@ -9,8 +10,8 @@ import { JobEscrow } from '../build/Registry/tact_JobEscrow';
  * (contracts/code_librarian.tact). How to run one: docs/operations.md, scripts/publishJobCodeLibrary.ts.
  */
 
-/** Registry.jobCodeKind: how a registry deploys its jobs. */
-export const JobCodeKind = { inline: 1, library: 2 } as const;
+/** Registry.jobCodeKind: how a registry deploys its jobs (JobCodeInline, JobCodeLibrary in constants.tact). */
+export const JobCodeKind = { inline: Number(tactConstant('JobCodeInline')), library: Number(tactConstant('JobCodeLibrary')) };
 
 /** The compiled JobEscrow code, the same cell the registry embeds. */
 export async function jobEscrowCode(): Promise<Cell> {
@@ -26,11 +27,4 @@ export function libraryCellOf(code: Cell): Cell {
 export async function codeLibrarianInit(owner: Address, code: Cell): Promise<CodeLibrarian> {
     const init = (await CodeLibrarian.fromInit(owner, code)).init!;
     return new CodeLibrarian(contractAddress(-1, init), init);
-}
-
-/** A libraries dictionary cell (hash -> code), the form @ton/sandbox's `blockchain.libs` takes. */
-export function librariesCell(codes: Cell[]): Cell {
-    const libs = Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.Cell());
-    for (const c of codes) libs.set(BigInt('0x' + c.hash().toString('hex')), c);
-    return beginCell().storeDictDirect(libs).endCell();
 }
