@@ -77,7 +77,7 @@ async function main() {
         lifecycleGas: first.total.gas,
         lifecycleGasAllTransactions: first.total.gasAllTransactions,
         lifecycleFeesNanoTon: Number(first.total.feesNanoTon),
-        lifecyclePath: 'claim with the receipt attached (the worker\'s path): OpenJob, InitJob, ClaimJob, OfferClaim, AcceptResult, JobFinished',
+        lifecyclePath: 'claim with the receipt attached (the worker\'s path): OpenJob, InitJob, ClaimJob, OfferClaim, AcceptResult (the job pays the provider\'s wallet: no lock, no stake transaction)',
         twoStepLifecycle: {
             path: 'claim, then SubmitReceipt',
             gas: twoStep.total.gas,

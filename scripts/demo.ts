@@ -20,9 +20,8 @@ import * as path from 'path';
 import { Address, fromNano } from '@ton/core';
 import { ChainClient } from '../protocol/chain';
 import { walletFromSeed } from '../protocol/network-file';
-import { CocoonClient, JobResult, ProgressEvent } from '../client/sdk';
+import { CocoonClient, findProviderPayout, JobResult, ProgressEvent } from '../client/sdk';
 import { startLocalNetwork, LocalNetwork } from '../localnet/up';
-import { ProviderStake } from '../wrappers';
 
 const json = process.argv.includes('--json');
 const ROOT = path.join(__dirname, '..');
@@ -65,7 +64,6 @@ async function main(): Promise<number> {
         const chain = new ChainClient({ endpoint: net.network.endpoint });
         const clientWallet = walletFromSeed(chain, net.bootstrap.client.seed);
         const client = new CocoonClient({ network: net.network, wallet: clientWallet, chain });
-        const stakeOf = (owner: Address) => chain.open(ProviderStake.fromAddress(net!.bootstrap.providers.find((p) => p.address.equals(owner))!.stakeContract));
         const providerName = (owner: Address) => net!.bootstrap.providers.find((p) => p.address.equals(owner))?.name ?? owner.toString();
 
         // ------------------------------------------------------------------ attestation
@@ -86,7 +84,7 @@ async function main(): Promise<number> {
             const onProgress = (p: ProgressEvent) => stages.set(p.stage, p.elapsedMs);
             const clientBefore = await clientWallet.getBalance();
             const treasuryBefore = await chain.getBalance(net.bootstrap.treasury.address);
-            const providerBalances = await Promise.all(net.bootstrap.providers.map(async (p) => ({ wallet: await chain.getBalance(p.address), earnings: (await stakeOf(p.address).getState()).earnings })));
+            const providerWallets = await Promise.all(net.bootstrap.providers.map((p) => chain.getBalance(p.address)));
 
             const handle = await client.submit({ model: spec.task, input, onProgress });
             const result: JobResult = await handle.result({ timeoutMs: 60_000 });
@@ -98,8 +96,12 @@ async function main(): Promise<number> {
             const clientPaid = clientBefore - (await clientWallet.getBalance());
             const treasuryGot = (await chain.getBalance(net.bootstrap.treasury.address)) - treasuryBefore;
             const pi = net.bootstrap.providers.findIndex((p) => p.address.equals(result.provider));
-            const providerWalletSpent = providerBalances[pi].wallet - (await chain.getBalance(result.provider));
-            const providerEarned = (await stakeOf(result.provider).getState()).earnings - providerBalances[pi].earnings;
+            // the worker claims with the receipt, so the job pays the provider's wallet directly (no lock, no stake hop)
+            const payout = await findProviderPayout(chain, handle.address);
+            if (!payout) throw new Error(`job ${handle.jobId} settled without paying its provider`);
+            const providerEarned = payout.pay;
+            // what the claim cost the provider's wallet, net of the unused gas that came back with the pay
+            const providerWalletSpent = providerWallets[pi] - (await chain.getBalance(result.provider)) + (payout.via === 'wallet' ? payout.pay : 0n);
             const span = (a: string, b: string) => (stages.has(a) && stages.has(b) ? stages.get(b)! - stages.get(a)! : undefined);
             const timingsMs = Object.fromEntries(
                 Object.entries({
@@ -171,7 +173,7 @@ async function main(): Promise<number> {
                 for (const v of j.verifications) say(`   ✓ ${v}`);
                 const f = j.feesNanoTon;
                 say(`   client paid   ${ton(BigInt(f.clientTotal))} = price ${j.price} + network fees ${ton(BigInt(f.clientNetworkFees))}`);
-                say(`   provider      earnings +${ton(BigInt(f.providerEarned))} (price − protocol fee, plus what the escrow's finish allowance left), wallet −${ton(BigInt(f.providerGas))} for the claim's gas (the claim carries the receipt)`);
+                say(`   provider      paid ${ton(BigInt(f.providerEarned))} (price − protocol fee) straight to its wallet; the claim, which carries the receipt, cost it ${ton(BigInt(f.providerGas))} of gas`);
                 say(`   treasury      ${ton(BigInt(f.protocolFeeToTreasury))} protocol fee`);
                 say(`   timings       ${Object.entries(j.timingsMs).map(([k, v]) => `${k} ${v} ms`).join(', ')}`);
             }

@@ -15,4 +15,6 @@ export type { ApiProvider, ApiDispatchStatus } from './api';
 export { defaultKeysDir, jobKeyFile, loadResultKey, saveJobResultKey, savePendingResultKey } from './keystore';
 export type { ResultKeyRecord } from './keystore';
 export { checkClaimKey, verifyProvider } from './verifyProvider';
+export { findProviderPayout } from './payout';
+export type { ProviderPayout } from './payout';
 export type { VerifiedProvider, ProviderCheck } from './verifyProvider';

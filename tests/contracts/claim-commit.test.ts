@@ -1,14 +1,16 @@
 import '@ton/test-utils';
 import { Address, toNano } from '@ton/core';
-import { ExitCode, JobStatus, loadJobClaim, loadJobClaimedAndCommitted, Opcodes } from '../../wrappers';
-import { createNetwork, events, hash256, MODEL_VAD, Network, NETWORK_ID, Provider, seededKeyPair, txOn } from './fixtures';
+import { DEFAULT_PARAMS, ExitCode, JobStatus, loadJobClaim, loadJobClaimedAndCommitted, Opcodes } from '../../wrappers';
+import { createNetwork, events, hash256, MODEL_OCR, MODEL_VAD, Network, NETWORK_ID, Provider, seededKeyPair, txOn } from './fixtures';
 
 const OP = Opcodes;
 const EVT = Opcodes;
 
 // The worker's path: ClaimJob carries the enclave's receipt, and the job goes Open -> Committed in one chain
-// (ClaimJob at the provider's stake, OfferClaim at the job). Any fault in the receipt rejects the whole offer,
-// which bounces and releases the lock: the job stays Open for the next provider.
+// (ClaimJob at the provider's stake, OfferClaim at the job). Such a claim cannot miss its deadline, so it needs the
+// free stake a lock would take but takes none, and the job pays the provider's owner directly at settlement. Any
+// fault in the receipt rejects the whole offer, which bounces back to the stake: the job stays Open for the next
+// provider.
 describe('JobEscrow: claim with the receipt attached', () => {
     let net: Network;
     let alice: Provider;
@@ -31,7 +33,7 @@ describe('JobEscrow: claim with the receipt attached', () => {
         expect(ev.jobId).toBe(jobId);
         expect(ev.provider.equals(alice.owner.address)).toBe(true);
         expect(ev.price).toBe(toNano('1'));
-        expect(ev.lock).toBe(toNano('2'));
+        expect(ev.lock).toBe(0n); // no lock: the job is already committed
         expect(ev.outputCommitment).toBe(outputCommitment);
 
         const state = await job.getState();
@@ -42,15 +44,37 @@ describe('JobEscrow: claim with the receipt attached', () => {
         expect(claim.provider.equals(alice.owner.address)).toBe(true);
         expect(claim.receiptKey).toBe(BigInt('0x' + alice.keys.publicKey.toString('hex')));
         expect(claim.measurement).toBe(alice.measurement);
-        const locked = await alice.state();
-        expect([locked.locked, locked.inFlight]).toEqual([toNano('2'), 1n]);
+        expect(claim.lock).toBe(0n);
+        // what the offer carried beyond this transaction's budget is the provider's, held for its pay
+        const offer = txOn(result, job.address, OP.OfferClaim);
+        const offerValue = offer.inMessage!.info.type === 'internal' ? offer.inMessage!.info.value.coins : 0n;
+        expect(claim.credit).toBeGreaterThan(0n);
+        expect(claim.credit).toBeLessThan(offerValue);
+        const claimed = await alice.state();
+        expect([claimed.locked, claimed.inFlight]).toEqual([0n, 0n]);
 
+        const earningsBefore = claimed.earnings;
         const settled = await client.accept(job);
-        expect(settled.transactions).toHaveTransaction({ from: job.address, to: alice.contract.address, op: OP.JobFinished, success: true });
+        // the price net of the protocol fee, plus the credit, straight to the provider's owner: no stake transaction
+        const fee = (toNano('1') * DEFAULT_PARAMS.protocolFeeBps) / 10000n;
+        expect(settled.transactions).toHaveTransaction({ from: job.address, to: alice.owner.address, op: OP.JobPayment, value: toNano('1') - fee + claim.credit, success: true });
+        expect(settled.transactions).not.toHaveTransaction({ to: alice.contract.address });
+        expect(settled.transactions).toHaveTransaction({ from: job.address, to: net.treasury.address, value: fee });
         expect(await job.getStatus()).toBe(BigInt(JobStatus.Settled));
         expect((await net.blockchain.getContract(job.address)).balance).toBe(0n);
         const after = await alice.state();
-        expect([after.locked, after.inFlight]).toEqual([0n, 0n]);
+        expect([after.locked, after.inFlight, after.earnings]).toEqual([0n, 0n, earningsBefore]);
+    });
+
+    it('needs the free stake a lock would take: ErrInsufficientFreeStake, and the job stays Open', async () => {
+        const client = await net.createClient('c1');
+        const { job } = await client.openJob({ maxPrice: toNano('6') });
+        // price 6 TON at lock ratio 2: the claim needs 12 TON of free stake, the stake has 11
+        const poor = await net.createProvider('poor', { stake: DEFAULT_PARAMS.minProviderStake + toNano('1'), models: [[MODEL_OCR, toNano('6')]] });
+        const { result } = await poor.claimCommit(job);
+        expect(result.transactions).toHaveTransaction({ to: poor.contract.address, op: OP.ClaimJob, exitCode: ExitCode.ErrInsufficientFreeStake });
+        expect(result.transactions).not.toHaveTransaction({ to: job.address });
+        expect(await job.getStatus()).toBe(BigInt(JobStatus.Open));
     });
 
     // Each forgery is signed correctly by some key over some receipt: only the exact receipt of this job, network,
@@ -63,13 +87,14 @@ describe('JobEscrow: claim with the receipt attached', () => {
         ['over another output than the one sent', () => ({ signedOutput: hash256('other output') })],
     ];
     for (const [what, forge] of forgeries) {
-        it(`rejects a receipt ${what} with ErrBadSignature, releases the lock and leaves the job Open`, async () => {
+        it(`rejects a receipt ${what} with ErrBadSignature, returns the offer's value and leaves the job Open`, async () => {
             const client = await net.createClient('c1');
             const { job } = await client.openJob();
             const { result } = await alice.claimCommit(job, forge(net));
             expect(result.transactions).toHaveTransaction({ from: alice.contract.address, to: job.address, op: OP.OfferClaim, exitCode: ExitCode.ErrBadSignature });
             expect(result.transactions).toHaveTransaction({ from: job.address, to: alice.contract.address, inMessageBounced: true, success: true });
-            expect(events(result).map((e) => e.tag)).toEqual([EVT.LockReleased]);
+            expect(result.transactions).toHaveTransaction({ from: alice.contract.address, to: alice.owner.address, success: true });
+            expect(events(result)).toEqual([]); // no lock was taken, so none is released
             const s = await alice.state();
             expect([s.locked, s.inFlight]).toEqual([0n, 0n]);
             const state = await job.getState();

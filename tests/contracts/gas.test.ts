@@ -10,7 +10,7 @@ describe('gas budgets', () => {
         [
             'claimCommit',
             "the worker's lifecycle (claim with the receipt)",
-            { OpenJob: 'GasOpenJob', InitJob: 'GasInitJob', ClaimJob: 'GasClaimJob', OfferClaimWithReceipt: 'GasOfferClaimWithReceipt', AcceptResult: 'GasSettle', JobFinished: 'GasJobFinished' },
+            { OpenJob: 'GasOpenJob', InitJob: 'GasInitJob', ClaimJob: 'GasClaimJob', OfferClaimWithReceipt: 'GasOfferClaimWithReceipt', AcceptResult: 'GasSettle' },
             'GasLifecycle',
         ],
         [

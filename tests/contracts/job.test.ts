@@ -1,6 +1,6 @@
 import '@ton/test-utils';
 import { Address, toNano } from '@ton/core';
-import { ExitCode, JobStatus, loadJobClaim, Opcodes } from '../../wrappers';
+import { ExitCode, JobStatus, loadJobClaim, Opcodes, tactConstant } from '../../wrappers';
 import {
     createNetwork,
     events,
@@ -51,14 +51,19 @@ describe('JobEscrow lifecycle', () => {
 
         const earningsBefore = s.earnings;
         const settled = await client.accept(job);
-        expect(settled.transactions).toHaveTransaction({ from: job.address, to: alice.contract.address, op: OP.JobFinished, success: true });
+        // a claim with a lock is paid through the stake, which releases the lock: pay, the offer's credit, and the
+        // gas allowance of the stake's transaction
+        const fee = (toNano('1') * 250n) / 10000n;
+        const allowance = tactConstant('ProviderFinishAllowance');
+        expect(claim.lock).toBe(toNano('2'));
+        expect(claim.credit).toBeGreaterThan(0n);
+        expect(settled.transactions).toHaveTransaction({ from: job.address, to: alice.contract.address, op: OP.JobFinished, value: toNano('1') - fee + claim.credit + allowance, success: true });
         expect(await job.getStatus()).toBe(BigInt(JobStatus.Settled));
         expect((await net.blockchain.getContract(job.address)).balance).toBe(0n);
 
         s = await alice.state();
         expect(s.locked).toBe(0n);
         expect(s.inFlight).toBe(0n);
-        const fee = (toNano('1') * 250n) / 10000n;
         expect(s.earnings - earningsBefore).toBeGreaterThanOrEqual(toNano('1') - fee);
         expect(settled.transactions).toHaveTransaction({ from: job.address, to: net.treasury.address, value: fee });
         // the client paid the price plus fees, far less than the 2 TON max price
@@ -235,8 +240,11 @@ describe('JobEscrow expiry and slashing', () => {
         expect(early.transactions).toHaveTransaction({ to: job.address, exitCode: ExitCode.ErrDeadlineNotReached });
 
         net.blockchain.now! += 601;
+        const credit = loadJobClaim((await job.getState()).claim!.beginParse()).credit;
         const r = await net.expire(job, keeper);
         expect(events(r).map((e) => e.tag).sort()).toEqual([EVT.JobExpired, EVT.StakeSlashed].sort());
+        // the unlock returns the offer's credit to the provider's stake (no pay)
+        expect(r.transactions).toHaveTransaction({ from: job.address, to: alice.contract.address, op: OP.JobFinished, value: credit + tactConstant('ProviderFinishAllowance') });
         expect(await job.getStatus()).toBe(BigInt(JobStatus.Expired));
         const s = await alice.state();
         expect(s.locked).toBe(0n);

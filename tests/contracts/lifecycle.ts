@@ -68,7 +68,6 @@ export async function runLifecycle(net: Network, provider: Provider, client: Cli
             ClaimJob: op(claimed, provider.contract.address, 'ClaimJob'),
             OfferClaimWithReceipt: op(claimed, opened.job.address, 'OfferClaim'),
             AcceptResult: op(settled, opened.job.address, 'AcceptResult'),
-            JobFinished: op(settled, provider.contract.address, 'JobFinished'),
         };
     } else {
         const claimed = await provider.claim(opened.jobId);

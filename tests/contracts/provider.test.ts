@@ -1,6 +1,6 @@
 import '@ton/test-utils';
 import { beginCell, toNano } from '@ton/core';
-import { ExitCode, Opcodes, storeOfferEnclave, tactConstant } from '../../wrappers';
+import { ExitCode, loadJobClaim, Opcodes, storeOfferEnclave, tactConstant } from '../../wrappers';
 import { claimInterleaved, createNetwork, events, hash256, MEASUREMENT, MODEL_OCR, MODEL_VAD, Network, totalFees } from './fixtures';
 
 const EVT = Opcodes;
@@ -222,13 +222,30 @@ describe('ProviderStake: claims', () => {
         expect(r2.transactions).toHaveTransaction({ to: p.contract.address, exitCode: ExitCode.ErrNoEnclave });
     });
 
+    it('offers carry the enclave and prices of the latest approval: re-registering replaces them', async () => {
+        const p = await net.createProvider('alice', { stake: toNano('50') });
+        const client = await net.createClient('c');
+        // a new receipt key and a new OCR price: every offer cell is rebuilt at approval
+        const newKey = hash256('rotated receipt key');
+        await p.register([[MODEL_OCR, toNano('1.5')]], { receiptKey: newKey });
+        const { jobId, job } = await client.openJob({ maxPrice: toNano('2') });
+        const r = await p.claim(jobId);
+        expect(r.transactions).toHaveTransaction({ to: job.address, op: OP.OfferClaim, success: true });
+        const claim = loadJobClaim((await job.getState()).claim!.beginParse());
+        expect([claim.receiptKey, claim.price, claim.measurement]).toEqual([newKey, toNano('1.5'), MEASUREMENT]);
+        // VAD is no longer served after the new registration
+        const { jobId: vad } = await client.openJob({ modelHash: MODEL_VAD });
+        const r2 = await p.claim(vad, MODEL_VAD);
+        expect(r2.transactions).toHaveTransaction({ to: p.contract.address, op: OP.ClaimJob, exitCode: ExitCode.ErrModelNotServed });
+    });
+
     it('refuses an offer from a contract that is not a genuine ProviderStake', async () => {
         const client = await net.createClient('c');
         const { job } = await client.openJob();
         const mallory = await net.blockchain.treasury('mallory');
         const r = await job.send(mallory.getSender(), { value: toNano('0.1') }, {
-            $$type: 'OfferClaim', lock: 0n, jobId: 0n, owner: mallory.address, price: 1n,
-            enclave: beginCell().store(storeOfferEnclave({ $$type: 'OfferEnclave', modelHash: MODEL_OCR, receiptKey: 1n, measurement: MEASUREMENT })).endCell(),
+            $$type: 'OfferClaim', lock: 0n, jobId: 0n, owner: mallory.address,
+            enclave: beginCell().store(storeOfferEnclave({ $$type: 'OfferEnclave', modelHash: MODEL_OCR, receiptKey: 1n, measurement: MEASUREMENT, price: 1n })).endCell(),
             receipt: null,
         });
         expect(r.transactions).toHaveTransaction({ to: job.address, exitCode: ExitCode.ErrNotProviderContract });

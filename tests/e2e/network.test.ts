@@ -10,12 +10,12 @@ import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Address } from '@ton/core';
+import { Address, toNano } from '@ton/core';
 import Redis from 'ioredis';
 import { ChainClient, WalletSender } from '../../protocol/chain';
 import { walletFromSeed } from '../../protocol/network-file';
 import { decodeTensorResponse, encodeTensorRequest } from '../../protocol/tensor-binary';
-import { CocoonClient, JobEventName, JobHandle, JobResult } from '../../client/sdk';
+import { CocoonClient, findProviderPayout, JobEventName, JobHandle, JobResult } from '../../client/sdk';
 import { LocalNetwork, startLocalNetwork } from '../../localnet/up';
 import { loadCatalog, sessionOptionsFor, SHIPPED_MODEL_HASHES } from '../../worker/inference';
 import * as ort from '../../worker/inference/ort';
@@ -73,8 +73,9 @@ describe('a local Cocoon network (2 workers): happy paths and privacy', () => {
 
     /**
      * submit → result (verified against the chain, decrypted) → accept → Settled, with what it moved: the provider
-     * that ran it earned at least its price minus the protocol fee, the treasury got that fee, the client paid the
-     * price plus network fees.
+     * that ran it was paid at least its price minus the protocol fee (straight to its wallet: the worker claims with
+     * the receipt, so no lock and no stake transaction), the treasury got that fee, the client paid the price plus
+     * network fees.
      */
     async function runSettled(model: string, input: Buffer, onHandle?: (h: JobHandle) => void): Promise<JobResult & { jobId: bigint }> {
         const clientBefore = await wallet.getBalance();
@@ -95,9 +96,17 @@ describe('a local Cocoon network (2 workers): happy paths and privacy', () => {
         expect(fee).toBeGreaterThan(0n);
         const pi = net.bootstrap.providers.findIndex((p) => p.address.equals(result.provider));
         expect(pi).toBeGreaterThanOrEqual(0);
+        const payout = await findProviderPayout(chain, handle.address);
+        expect(payout?.via).toBe('wallet');
+        expect(payout!.to.equals(result.provider)).toBe(true);
+        expect(payout!.value).toBeGreaterThanOrEqual(result.price - fee);
+        expect(payout!.value).toBeLessThan(result.price + toNano('0.05')); // + the claim's unused gas credit
+        // nothing was paid through a stake (a claiming stake only pays its storage fee, well under 0.001 TON)
         const earnedAfter = await earnings();
-        expect(earnedAfter[pi] - earnedBefore[pi]).toBeGreaterThanOrEqual(result.price - fee);
-        for (let i = 0; i < earnedAfter.length; i++) if (i !== pi) expect(earnedAfter[i]).toBe(earnedBefore[i]);
+        for (let i = 0; i < earnedAfter.length; i++) {
+            expect(earnedBefore[i] - earnedAfter[i]).toBeGreaterThanOrEqual(0n);
+            expect(earnedBefore[i] - earnedAfter[i]).toBeLessThan(toNano('0.001'));
+        }
         // the treasury wallet receives the fee, less the storage fee of its own receiving transaction (a nanoTON)
         const treasuryGot = (await chain.getBalance(net.bootstrap.treasury.address)) - treasuryBefore;
         expect(treasuryGot).toBeLessThanOrEqual(fee);

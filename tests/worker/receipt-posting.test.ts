@@ -14,7 +14,7 @@ import { bufferToUint256, uint256ToBuffer } from '../../protocol/receipt';
 import { Enclave } from '../../worker/enclave/enclave';
 import { InferenceEngine, SHIPPED_MODEL_HASHES } from '../../worker/inference';
 import { ConfidentialJobRunner, JobReceiptTarget, postReceipt, SUGGESTED_RECEIPT_VALUE, submitReceiptBody } from '../../worker/job';
-import { ExitCode, JobEscrow, JobStatus, loadJobClaim, loadJobTerms, loadSubmitReceipt } from '../../wrappers';
+import { ExitCode, JobEscrow, JobStatus, loadJobClaim, loadJobTerms, loadSubmitReceipt, tactConstant } from '../../wrappers';
 import { createNetwork, MEASUREMENT, Network, NETWORK_ID } from '../contracts/fixtures';
 
 const SubmitReceiptOp = 0x7c0c3003;
@@ -155,9 +155,12 @@ describe('posting enclave receipts to the escrow', () => {
         const after = await provider.state();
         expect(after.locked).toBe(0n);
         const fee = (PRICE * net.params.protocolFeeBps) / 10000n;
-        // the price net of the fee (plus whatever the finish allowance leaves over), and the fee to the treasury
-        expect(after.earnings - earningsBefore).toBeGreaterThanOrEqual(PRICE - fee);
-        expect(after.earnings - earningsBefore).toBeLessThan(PRICE);
+        // the price net of the fee, plus the claim's unused gas credit and whatever the finish allowance leaves over;
+        // the fee to the treasury
+        const { credit } = loadJobClaim(state.claim!.beginParse());
+        expect(credit).toBeGreaterThan(0n);
+        expect(after.earnings - earningsBefore).toBeGreaterThanOrEqual(PRICE - fee + credit);
+        expect(after.earnings - earningsBefore).toBeLessThan(PRICE - fee + credit + tactConstant('ProviderFinishAllowance'));
         expect(settled.transactions).toHaveTransaction({ from: job.address, to: net.treasury.address, value: fee });
     });
 
