@@ -1,6 +1,6 @@
 import { NetworkProvider } from '@ton/blueprint';
 import { Address, Dictionary, fromNano } from '@ton/core';
-import { JobEscrow, JobStatus, loadJobTerms, tactConstant } from '../wrappers';
+import { JobEscrow, JobStatus, loadJobTerms, openJobMessage, tactConstant } from '../wrappers';
 import {
     formatDuration,
     hex256,
@@ -83,16 +83,21 @@ export async function run(provider: NetworkProvider, argv: string[] = []) {
             const dict = Dictionary.empty(Dictionary.Keys.Address(), Dictionary.Values.Bool());
             for (const c of candidates) dict.set(c, true);
             const countBefore = await registry.getJobCount();
-            await registry.send(ctx.provider.sender(), { value }, {
-                $$type: 'OpenJob',
-                queryId: queryId(),
-                maxPrice,
-                deadline: BigInt(deadline),
-                modelHash: model.hash,
-                inputCommitment: input.hash,
-                resultKey,
-                candidates: dict,
-            });
+            await registry.send(
+                ctx.provider.sender(),
+                { value },
+                openJobMessage({
+                    queryId: queryId(),
+                    maxPrice,
+                    deadline: BigInt(deadline),
+                    modelHash: model.hash,
+                    inputCommitment: input.hash,
+                    resultKey,
+                    candidates: dict,
+                    // the network terms the job runs under (fee, dispute window, slash): the registry's current ones
+                    network: await registry.getJobNetwork(),
+                }),
+            );
             // jobs are numbered by the registry: find ours among those opened since (other clients open jobs too)
             const job = await ctx.waitFor('the registry to open the job', async () => {
                 const count = await registry.getJobCount();

@@ -9,5 +9,6 @@ export * from '../build/Registry/tact_Registry';
 export * from './constants';
 export * from './init';
 export * from './jobOpened';
+export * from './openJob';
 export * from './library';
 export { CodeLibrarian } from '../build/CodeLibrarian/tact_CodeLibrarian';

@@ -51,8 +51,23 @@ export async function registryInit(
             }),
         )
         .endCell();
-    const providerCode = (await providerStakeInit(treasury, owner)).init!.code;
-    const jobNetwork = beginCell()
+    const jobNetwork = await jobNetworkCell(networkId, params, treasury);
+    return Registry.fromInit(
+        0n,
+        params.maxJobDuration,
+        Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.Uint(8)),
+        config,
+        BigInt('0x' + jobNetwork.hash().toString('hex')),
+    );
+}
+
+/**
+ * The network half of every job's terms, as the registry derives it from its config (its `jobNetwork` getter):
+ * each client's JobSpec carries exactly this cell.
+ */
+export async function jobNetworkCell(networkId: number, params: NetworkParams, treasury: Address): Promise<Cell> {
+    const providerCode = (await providerStakeInit(treasury, treasury)).init!.code;
+    return beginCell()
         .store(
             storeJobNetworkTerms({
                 $$type: 'JobNetworkTerms',
@@ -67,13 +82,6 @@ export async function registryInit(
             }),
         )
         .endCell();
-    return Registry.fromInit(
-        0n,
-        params.maxJobDuration,
-        Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.Uint(8)),
-        config,
-        jobNetwork.beginParse(),
-    );
 }
 
 /** The ProviderStake of `owner` under `registry`, as the registry derives it (every other field empty). */

@@ -15,7 +15,7 @@ export const JobCodeKind = { inline: Number(tactConstant('JobCodeInline')), libr
 
 /** The compiled JobEscrow code, the same cell the registry embeds. */
 export async function jobEscrowCode(): Promise<Cell> {
-    return (await JobEscrow.fromInit(new Address(0, Buffer.alloc(32)), 0n, 0n, null, null, 0n, 0n)).init!.code;
+    return (await JobEscrow.fromInit(new Address(0, Buffer.alloc(32)), 0n, 0n, new Address(0, Buffer.alloc(32)), null, null, 0n, 0n)).init!.code;
 }
 
 /** The library cell that stands for `code`: exotic type 2, then the code's representation hash. */

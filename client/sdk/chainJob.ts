@@ -109,7 +109,15 @@ export async function findOpenedJob(
                 throw new CocoonError(
                     'OPEN_FAILED',
                     `the registry rejected OpenJob with ${exitCodeName(exit)} (${exit}); the value bounced back to the wallet`,
-                    exit === 1110 ? 'attach more TON' : exit === 1108 ? 'pick a shorter deadline' : exit === 1106 ? 'the registry does not allow this model' : 'check the job parameters',
+                    exit === 1110
+                        ? 'attach more TON'
+                        : exit === 1108
+                          ? 'pick a shorter deadline'
+                          : exit === 1106
+                            ? 'the registry does not allow this model'
+                            : exit === 1113
+                              ? 'governance changed the network terms (fee, dispute window...) while the job was opening: submit again to open it under the new ones'
+                              : 'check the job parameters',
                 );
             }
             for (const { body } of externalOuts(tx.tx)) {

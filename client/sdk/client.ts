@@ -16,7 +16,7 @@ import { ChainClient, WalletSender } from '../../protocol/chain';
 import { VerifyQuoteOptions } from '../../protocol/attestation';
 import { generateX25519KeyPair, MAX_PAYLOAD_BYTES, MAX_RECIPIENTS, sealInput, X25519KeyPair } from '../../protocol/envelope';
 import { NetworkFile } from '../../protocol/network-file';
-import { ProviderStake, Registry, storeOpenJob, tactConstant } from '../../wrappers';
+import { openJobMessage, ProviderStake, Registry, storeOpenJob, tactConstant } from '../../wrappers';
 import { OrchestratorApi } from './api';
 import { findOpenedJob, readJob } from './chainJob';
 import { CocoonError } from './errors';
@@ -204,8 +204,10 @@ export class CocoonClient {
         const candidates = Dictionary.empty(Dictionary.Keys.Address(), Dictionary.Values.Bool());
         for (const p of chosen) candidates.set(p.owner, true);
         const deadline = Math.floor(Date.now() / 1000) + deadlineSeconds;
+        // the network terms (fee, dispute window, slash...) the job will run under: the registry's current ones
+        const network = await this.chain.open(Registry.fromAddress(this.registryAddress)).getJobNetwork();
         const body = beginCell()
-            .store(storeOpenJob({ $$type: 'OpenJob', queryId: 0n, maxPrice, deadline: BigInt(deadline), modelHash: model.value, inputCommitment: BigInt('0x' + commitment), resultKey: BigInt('0x' + keys.publicKey.toString('hex')), candidates }))
+            .store(storeOpenJob(openJobMessage({ maxPrice, deadline: BigInt(deadline), modelHash: model.value, inputCommitment: BigInt('0x' + commitment), resultKey: BigInt('0x' + keys.publicKey.toString('hex')), candidates, network })))
             .endCell();
         let sent;
         try {

@@ -13,7 +13,7 @@ describe('address derivation without code (utils.tact)', () => {
         expect((await net.registry.getProviderAddress(p.owner.address)).equals(expected.address)).toBe(true);
 
         // the compiler's initial data, with the code the registry deploys (the library cell in library mode)
-        const jobInit = (await JobEscrow.fromInit(net.registry.address, 7n, 0n, null, null, 0n, 0n)).init!;
+        const jobInit = (await JobEscrow.fromInit(net.registry.address, 7n, 0n, net.registry.address, null, null, 0n, 0n)).init!;
         const code = jobCode === 'library' ? libraryCellOf(jobInit.code) : jobInit.code;
         expect((await net.registry.getJobAddress(7n)).equals(contractAddress(0, { code, data: jobInit.data }))).toBe(true);
 

@@ -14,6 +14,7 @@ import {
     storeClaimReceipt,
     loadJobClaim,
     loadJobTerms,
+    openJobMessage,
 } from '../../wrappers';
 import { NETWORK_IDS } from '../../protocol/network';
 import { signReceipt } from '../../protocol/receipt';
@@ -166,22 +167,23 @@ export async function createNetwork(opts: { params?: Partial<NetworkParams>; all
                 modelHash?: bigint;
                 inputCommitment?: bigint;
                 candidates?: Address[];
+                /** the JobNetworkTerms cell the spec carries; the registry's current one by default */
+                network?: Cell;
             } = {}) => {
                 const jobId = await registry.getJobCount();
                 const maxPrice = o.maxPrice ?? toNano('2');
                 const candidates = Dictionary.empty(Dictionary.Keys.Address(), Dictionary.Values.Bool());
                 for (const c of o.candidates ?? []) candidates.set(c, true);
                 const inputCommitment = o.inputCommitment ?? hash256(`input:${name}:${jobId}`);
-                const result = await registry.send(wallet.getSender(), { value: o.value ?? maxPrice + toNano('0.05') }, {
-                    $$type: 'OpenJob',
-                    queryId: 0n,
+                const result = await registry.send(wallet.getSender(), { value: o.value ?? maxPrice + toNano('0.05') }, openJobMessage({
                     maxPrice,
                     deadline: BigInt(o.deadline ?? blockchain.now! + 600),
                     modelHash: o.modelHash ?? MODEL_OCR,
                     inputCommitment,
                     resultKey,
                     candidates,
-                });
+                    network: o.network ?? (await registry.getJobNetwork()),
+                }));
                 const job = blockchain.openContract(JobEscrow.fromAddress(await registry.getJobAddress(jobId)));
                 return { result, jobId, job, inputCommitment };
             },

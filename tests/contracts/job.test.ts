@@ -1,6 +1,6 @@
 import '@ton/test-utils';
-import { Address, toNano } from '@ton/core';
-import { ExitCode, JobStatus, loadJobClaim, Opcodes, tactConstant } from '../../wrappers';
+import { Address, beginCell, toNano } from '@ton/core';
+import { ExitCode, jobSpecCell, JobStatus, loadJobClaim, loadJobTerms, Opcodes, tactConstant } from '../../wrappers';
 import {
     createNetwork,
     events,
@@ -89,6 +89,32 @@ describe('JobEscrow lifecycle', () => {
         expect(result.transactions).toHaveTransaction({ from: net.registry.address, to: client.wallet.address, inMessageBounced: true });
         expect(before - (await client.wallet.getBalance())).toBeLessThan(toNano('0.01'));
         expect((await net.blockchain.getContract(job.address)).accountState?.type).not.toBe('active');
+        expect(await net.registry.getJobCount()).toBe(0n);
+    });
+
+    it('rejects a spec carrying other network terms than the current ones (ErrStaleNetworkTerms), value bounced', async () => {
+        const client = await net.createClient('c1');
+        const current = await net.registry.getJobNetwork();
+        // the terms a client read before governance raised the protocol fee
+        await net.gov.setParams({ protocolFeeBps: 500n });
+        const before = await client.wallet.getBalance();
+        const stale = await client.openJob({ network: current });
+        expect(stale.result.transactions).toHaveTransaction({ to: net.registry.address, exitCode: ExitCode.ErrStaleNetworkTerms });
+        expect(stale.result.transactions).toHaveTransaction({ from: net.registry.address, to: client.wallet.address, inMessageBounced: true });
+        expect(before - (await client.wallet.getBalance())).toBeLessThan(toNano('0.01'));
+        expect(await net.registry.getJobCount()).toBe(0n);
+        // the new terms open the job, and the job runs under them
+        const { job } = await client.openJob();
+        expect(loadJobTerms((await job.getState()).terms!.beginParse()).network.protocolFeeBps).toBe(500n);
+    });
+
+    it('rejects a spec cell with anything after its fields (cell underflow of the whole parse: exit code 9)', async () => {
+        const client = await net.createClient('c1');
+        const spec = jobSpecCell({ modelHash: MODEL_OCR, inputCommitment: 1n, resultKey: 2n, maxPrice: toNano('1'), deadline: BigInt(net.blockchain.now! + 600), network: await net.registry.getJobNetwork() });
+        const longer = beginCell().storeSlice(spec.beginParse()).storeUint(1, 8).endCell();
+        const r = await net.registry.send(client.wallet.getSender(), { value: toNano('1.05') }, { $$type: 'OpenJob', queryId: 0n, spec: longer });
+        expect(r.transactions).toHaveTransaction({ to: net.registry.address, success: false, exitCode: 9 });
+        expect(r.transactions).toHaveTransaction({ from: net.registry.address, to: client.wallet.address, inMessageBounced: true });
         expect(await net.registry.getJobCount()).toBe(0n);
     });
 

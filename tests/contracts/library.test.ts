@@ -1,7 +1,7 @@
 import '@ton/test-utils';
 import { Address, Dictionary, toNano } from '@ton/core';
 import { Blockchain } from '@ton/sandbox';
-import { codeLibrarianInit, ExitCode, JobCodeKind, jobEscrowCode, JobStatus, libraryCellOf, Opcodes, registryInit, loadLibraryPublished } from '../../wrappers';
+import { codeLibrarianInit, ExitCode, JobCodeKind, jobEscrowCode, JobStatus, libraryCellOf, Opcodes, openJobMessage, registryInit, loadLibraryPublished } from '../../wrappers';
 import { createNetwork, defaultParams, events, NETWORK_ID, START_TIME } from './fixtures';
 import { runLifecycle } from './lifecycle';
 
@@ -55,10 +55,10 @@ describe('JobEscrow code as a masterchain library', () => {
         const model = 77n;
         await registry.send(governance.getSender(), { value: toNano('0.05') }, { $$type: 'AllowModel', queryId: 0n, modelHash: model });
         const client = await blockchain.treasury('client');
-        const open = () =>
-            registry.send(client.getSender(), { value: toNano('1.03') }, {
-                $$type: 'OpenJob', queryId: 0n, maxPrice: toNano('1'), deadline: BigInt(START_TIME + 600), modelHash: model, inputCommitment: 1n, resultKey: 2n, candidates: Dictionary.empty(Dictionary.Keys.Address(), Dictionary.Values.Bool()),
-            });
+        const open = async () =>
+            registry.send(client.getSender(), { value: toNano('1.03') }, openJobMessage({
+                maxPrice: toNano('1'), deadline: BigInt(START_TIME + 600), modelHash: model, inputCommitment: 1n, resultKey: 2n, network: await registry.getJobNetwork(),
+            }));
         const refused = await open();
         expect(refused.transactions).toHaveTransaction({ to: registry.address, op: Opcodes.OpenJob, exitCode: ExitCode.ErrJobCodeUnavailable });
         expect(refused.transactions).toHaveTransaction({ from: registry.address, to: client.address, inMessageBounced: true });

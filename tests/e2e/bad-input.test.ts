@@ -21,7 +21,7 @@ import { findOpenedJob } from '../../client/sdk/chainJob';
 import { LocalNetwork, startLocalNetwork } from '../../localnet/up';
 import { BlobStore } from '../../orchestrator/blobs';
 import { SHIPPED_MODEL_HASHES } from '../../worker/inference';
-import { ExitCode, Opcodes, Registry, storeOpenJob, tactConstant } from '../../wrappers';
+import { ExitCode, Opcodes, openJobMessage, Registry, storeOpenJob, tactConstant } from '../../wrappers';
 
 const OPEN_JOB_FEE = tactConstant('OpenJobFee');
 /** What a client may lose on a job that was opened and then refunded: the open fee's gas share and message fees. */
@@ -95,16 +95,17 @@ describe('bad inputs on a local Cocoon network: exact errors, no value lost', ()
         for (const c of o.candidates) candidates.set(c, true);
         const body = beginCell()
             .store(
-                storeOpenJob({
-                    $$type: 'OpenJob',
-                    queryId: 0n,
-                    maxPrice: MAX_PRICE,
-                    deadline: BigInt(Math.floor(Date.now() / 1000) + 300),
-                    modelHash: BigInt('0x' + o.modelHash),
-                    inputCommitment: BigInt('0x' + randomBytes(32).toString('hex')),
-                    resultKey: BigInt('0x' + generateX25519KeyPair().publicKey.toString('hex')),
-                    candidates,
-                }),
+                storeOpenJob(
+                    openJobMessage({
+                        maxPrice: MAX_PRICE,
+                        deadline: BigInt(Math.floor(Date.now() / 1000) + 300),
+                        modelHash: BigInt('0x' + o.modelHash),
+                        inputCommitment: BigInt('0x' + randomBytes(32).toString('hex')),
+                        resultKey: BigInt('0x' + generateX25519KeyPair().publicKey.toString('hex')),
+                        candidates,
+                        network: await chain.open(Registry.fromAddress(net.bootstrap.registry)).getJobNetwork(),
+                    }),
+                ),
             )
             .endCell();
         const sent = await wallet.transfer([{ to: net.bootstrap.registry, value: o.value, body, bounce: true }]);

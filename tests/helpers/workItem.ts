@@ -10,7 +10,7 @@ import { generateX25519KeyPair, sealInput } from '../../protocol/envelope';
 import { bufferToUint256 } from '../../protocol/receipt';
 import { attemptId, KEYS, OUTCOME_CHANNEL, WorkItem } from '../../protocol/work';
 import { waitFor } from '../../localnet/bootstrap';
-import { JobEscrow, JobStatus, Registry, tactConstant } from '../../wrappers';
+import { JobEscrow, JobStatus, openJobMessage, Registry, tactConstant } from '../../wrappers';
 
 export interface OpenedTestJob {
     jobId: bigint;
@@ -53,8 +53,7 @@ export async function openTestJob(p: OpenJobParams): Promise<OpenedTestJob> {
     const candidates = Dictionary.empty(Dictionary.Keys.Address(), Dictionary.Values.Bool());
     for (const c of p.candidates) candidates.set(c, true);
     const jobId = await registry.getJobCount();
-    await registry.send(p.client, { value: maxPrice + tactConstant('OpenJobFee') }, {
-        $$type: 'OpenJob',
+    await registry.send(p.client, { value: maxPrice + tactConstant('OpenJobFee') }, openJobMessage({
         queryId: jobId,
         maxPrice,
         deadline: BigInt(deadline),
@@ -62,7 +61,8 @@ export async function openTestJob(p: OpenJobParams): Promise<OpenedTestJob> {
         inputCommitment: bufferToUint256(sealed.commitment),
         resultKey: bufferToUint256(resultKeys.publicKey),
         candidates,
-    });
+        network: await registry.getJobNetwork(),
+    }));
     const job = await registry.getJobAddress(jobId);
     const escrow = p.chain.open(JobEscrow.fromAddress(job));
     await waitFor(async () => (await escrow.getStatus()) === BigInt(JobStatus.Open), `job ${jobId} to open`);

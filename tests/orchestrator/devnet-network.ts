@@ -18,6 +18,8 @@ import {
     storeAllowModel,
     storeCancelJob,
     storeOpenJob,
+    jobNetworkCell,
+    openJobMessage,
     storeRegisterEnclave,
     storeRevokeModel,
     storeSlashProvider,
@@ -116,20 +118,21 @@ export async function deployNetwork(devnet: Devnet, label = 'net'): Promise<Devn
         },
         slash: (owner, amount) =>
             send(governance, registry.address, beginCell().store(storeSlashProvider({ $$type: 'SlashProvider', queryId: 0n, owner, amount })).endCell(), toNano('0.1')),
-        openJob: (client, jobId) => {
+        openJob: async (client, jobId) => {
             const maxPrice = toNano('1');
             const body = beginCell()
                 .store(
-                    storeOpenJob({
-                        $$type: 'OpenJob',
-                        queryId: jobId,
-                        maxPrice,
-                        deadline: BigInt(Math.floor(Date.now() / 1000) + 3600),
-                        modelHash: MODEL,
-                        inputCommitment: hash256('input:' + jobId),
-                        resultKey: hash256('result-key'),
-                        candidates: Dictionary.empty(Dictionary.Keys.Address(), Dictionary.Values.Bool()),
-                    }),
+                    storeOpenJob(
+                        openJobMessage({
+                            queryId: jobId,
+                            maxPrice,
+                            deadline: BigInt(Math.floor(Date.now() / 1000) + 3600),
+                            modelHash: MODEL,
+                            inputCommitment: hash256('input:' + jobId),
+                            resultKey: hash256('result-key'),
+                            network: await jobNetworkCell(Number(NETWORK_ID), params, treasury),
+                        }),
+                    ),
                 )
                 .endCell();
             return send(client, registry.address, body, maxPrice + toNano('0.05'));

@@ -21,7 +21,7 @@ import {
     workQueueName,
 } from '../../protocol/work';
 import { connectRedis, RedisClient } from '../../protocol/redis';
-import { JobEscrow, JobStatus, providerEnclave, providerStakeInit, tactConstant } from '../../wrappers';
+import { JobEscrow, JobStatus, openJobMessage, providerEnclave, providerStakeInit, tactConstant } from '../../wrappers';
 import { startRedis } from '../helpers/redis';
 
 /** The Redis a test network uses: a private redis-server, or a Redis Cluster (tests/helpers/redis.ts). */
@@ -106,16 +106,15 @@ export async function openJob(t: TestNetwork, o: { candidates?: string[]; deadli
     for (const c of o.candidates ?? []) candidates.set(Address.parse(c), true);
     const maxPrice = o.maxPrice ?? toNano('0.5');
     const jobId = await registry.getJobCount();
-    await registry.send(t.net.client.wallet, { value: maxPrice + tactConstant('OpenJobFee') }, {
-        $$type: 'OpenJob',
-        queryId: 0n,
+    await registry.send(t.net.client.wallet, { value: maxPrice + tactConstant('OpenJobFee') }, openJobMessage({
         maxPrice,
         deadline: BigInt(Math.floor(Date.now() / 1000) + (o.deadlineInSec ?? 600)),
         modelHash: BigInt('0x' + t.model),
         inputCommitment: BigInt('0x' + randomBytes(32).toString('hex')),
         resultKey: BigInt('0x' + randomBytes(32).toString('hex')),
         candidates,
-    });
+        network: await registry.getJobNetwork(),
+    }));
     await t.devnet.waitIdle();
     const address = await registry.getJobAddress(jobId);
     await waitFor(async () => Number(await t.chain.open(JobEscrow.fromAddress(address)).getStatus()) === JobStatus.Open, `job ${jobId} to open`);

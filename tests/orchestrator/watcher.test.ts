@@ -23,7 +23,7 @@ import type { ChainEvent } from '../../orchestrator/watcher';
 import { bodySlice, singleCellSlice } from '../../orchestrator/watcher/boc';
 import { decodeCursor, encodeCursor } from '../../orchestrator/watcher/keys';
 import { ChainClient } from '../../protocol/chain';
-import { JobTerms, Registry, loadModelAllowed, storeJobOpened, storeJobTerms } from '../../wrappers';
+import { JobTerms, Registry, loadModelAllowed, storeJobNetworkTerms, storeJobOpened, storeJobSpec } from '../../wrappers';
 import { FaultProxy } from '../devnet/faultproxy';
 import { RedisServer, startRedis } from '../helpers/redis';
 import { DevnetNetwork, MEASUREMENT, MODEL, NETWORK_ID, deployNetwork, emittedEvents, fakeAddress, hash256, params } from './devnet-network';
@@ -145,14 +145,20 @@ describe('events and cursors', () => {
             candidates: Dictionary.empty(Dictionary.Keys.Address(), Dictionary.Values.Bool()).set(fakeAddress('cand'), true),
             network: { $$type: 'JobNetworkTerms', networkId: NETWORK_ID, protocolFeeBps: 250n, disputeWindow: 60n, slashBps: 5000n, lockRatioBps: 20000n, treasury: fakeAddress('t'), providerCodeHash: 4n, providerCodeDepth: 5n },
         };
-        const termsCell = beginCell().store(storeJobTerms(terms)).endCell();
-        const opened = beginCell().store(storeJobOpened({ $$type: 'JobOpened', jobId: 9n, terms: termsCell })).endCell();
+        // on chain: { jobId, client, spec: ^JobSpec } with the network terms as the spec's first ref
+        const networkCell = beginCell().store(storeJobNetworkTerms(terms.network)).endCell();
+        const { $$type: _t, client, network: _n, ...fields } = terms;
+        const specCell = beginCell().store(storeJobSpec({ $$type: 'JobSpec', ...fields, network: networkCell })).endCell();
+        const opened = beginCell().store(storeJobOpened({ $$type: 'JobOpened', jobId: 9n, client, spec: specCell })).endCell();
         // the terms come out whole, and the routing fields at the top
         const decoded = decodeEvent(opened, 'registry');
-        expect(decoded.ok && decoded.name === 'JobOpened' && decoded.data).toMatchObject({ jobId: 9n, maxPrice: 5n, deadline: 100n, modelHash: 1n, inputCommitment: 2n, resultKey: 3n, terms: { network: { providerCodeHash: 4n } } });
-        // a terms cell with anything after the JobTerms is malformed
-        const longTerms = beginCell().storeSlice(termsCell.beginParse()).storeUint(1, 1).endCell();
-        expect(decodeEvent(beginCell().store(storeJobOpened({ $$type: 'JobOpened', jobId: 9n, terms: longTerms })).endCell(), 'registry')).toMatchObject({ ok: false, reason: 'malformed' });
+        expect(decoded.ok && decoded.name === 'JobOpened' && decoded.data).toMatchObject({ jobId: 9n, maxPrice: 5n, deadline: 100n, modelHash: 1n, inputCommitment: 2n, resultKey: 3n, terms: { ...terms, network: { ...terms.network } } });
+        // a spec or network cell with anything after its fields is malformed
+        const longSpec = beginCell().storeSlice(specCell.beginParse()).storeUint(1, 1).endCell();
+        expect(decodeEvent(beginCell().store(storeJobOpened({ $$type: 'JobOpened', jobId: 9n, client, spec: longSpec })).endCell(), 'registry')).toMatchObject({ ok: false, reason: 'malformed' });
+        const longNetwork = beginCell().storeSlice(networkCell.beginParse()).storeUint(1, 1).endCell();
+        const specWithLongNetwork = beginCell().store(storeJobSpec({ $$type: 'JobSpec', ...fields, network: longNetwork })).endCell();
+        expect(decodeEvent(beginCell().store(storeJobOpened({ $$type: 'JobOpened', jobId: 9n, client, spec: specWithLongNetwork })).endCell(), 'registry')).toMatchObject({ ok: false, reason: 'malformed' });
         const j = decodeEvent(opened, 'registry');
         expect(j.ok && j.name === 'JobOpened' && (j.data as any).jobId === 9n && (j.data as any).candidates.size === 1).toBe(true);
         expect(decodeEvent(opened, 'job')).toEqual({ ok: false, reason: 'unexpected-source', tag: 0x7c0ce009 });

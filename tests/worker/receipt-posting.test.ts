@@ -14,7 +14,7 @@ import { bufferToUint256, uint256ToBuffer } from '../../protocol/receipt';
 import { Enclave } from '../../worker/enclave/enclave';
 import { InferenceEngine, SHIPPED_MODEL_HASHES } from '../../worker/inference';
 import { ConfidentialJobRunner, JobReceiptTarget, postReceipt, SUGGESTED_RECEIPT_VALUE, submitReceiptBody } from '../../worker/job';
-import { ExitCode, JobEscrow, JobStatus, loadJobClaim, loadJobTerms, loadSubmitReceipt, tactConstant } from '../../wrappers';
+import { ExitCode, JobEscrow, JobStatus, loadJobClaim, loadJobTerms, loadSubmitReceipt, openJobMessage, tactConstant } from '../../wrappers';
 import { createNetwork, MEASUREMENT, Network, NETWORK_ID } from '../contracts/fixtures';
 
 const SubmitReceiptOp = 0x7c0c3003;
@@ -71,16 +71,14 @@ async function setup(net: Network) {
         payload,
     });
     const jobId = await net.registry.getJobCount();
-    const opened = await net.registry.send(client.wallet.getSender(), { value: toNano('2.05') }, {
-        $$type: 'OpenJob',
-        queryId: 0n,
+    const opened = await net.registry.send(client.wallet.getSender(), { value: toNano('2.05') }, openJobMessage({
         maxPrice: toNano('2'),
         deadline: BigInt(net.blockchain.now! + 600),
         modelHash: MLP,
         inputCommitment: bufferToUint256(sealed.commitment),
         resultKey: bufferToUint256(clientKeys.publicKey),
-        candidates: Dictionary.empty(Dictionary.Keys.Address(), Dictionary.Values.Bool()),
-    });
+        network: await net.registry.getJobNetwork(),
+    }));
     const job = net.blockchain.openContract(JobEscrow.fromAddress(await net.registry.getJobAddress(jobId)));
     expect(opened.transactions).toHaveTransaction({ to: job.address, deploy: true, success: true });
 
