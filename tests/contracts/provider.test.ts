@@ -44,6 +44,11 @@ describe('ProviderStake: stake, enclave, unstake', () => {
         const badModel = await p.register([[MODEL_OCR, 1n], [hash256('unlisted model'), 1n]]);
         expect(badModel.transactions).toHaveTransaction({ to: net.registry.address, exitCode: ExitCode.ErrModelNotAllowed });
         expect(await p.contract.getEnclave()).toBeNull();
+        // a free model would make a claim without its receipt lock nothing, and settle as if it carried one
+        const free = await p.register([[MODEL_OCR, 0n]]);
+        expect(free.transactions).toHaveTransaction({ to: p.contract.address, op: OP.RegisterEnclave, exitCode: ExitCode.ErrBadEnclaveRecord });
+        expect(free.transactions).not.toHaveTransaction({ to: net.registry.address });
+        expect(await p.contract.getEnclave()).toBeNull();
         const ok = await p.register();
         expect(events(ok).map((e) => e.tag)).toEqual([EVT.EnclaveRegistered]);
         const e = await p.contract.getEnclave();
