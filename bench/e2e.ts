@@ -285,9 +285,9 @@ async function main(): Promise<void> {
         pushLatencyRatio: sequential && r3(sequentialPolling.total.p50Ms / sequential.total.p50Ms),
         stageLatencies,
         note:
-            'The full path carries three chain transactions per job on the devnet (OpenJob from the client, ClaimJob and ' +
-            'SubmitReceipt from the provider), each waited for by its wallet, plus the watcher poll; the raw queue has none ' +
-            'of these. stageLatencies shows where the time goes.',
+            'The full path carries two wallet transactions per job on the devnet (OpenJob from the client, ClaimJob with the ' +
+            'receipt from the provider), each waited for by its wallet, and the contract transactions they cause; the raw ' +
+            'queue has none of these. stageLatencies shows where the time goes.',
         totalRunMs: r3(performance.now() - t0),
     };
     const out = path.join(__dirname, 'results', 'e2e.json');
