@@ -80,6 +80,14 @@ export interface OpenedJob {
     registryTx: string;
 }
 
+/** What to do about the registry's refusal of an OpenJob, by exit code name. */
+const OPEN_REFUSAL_HINTS: Readonly<Record<string, string>> = {
+    ErrInsufficientValue: 'attach more TON',
+    ErrBadDeadline: 'pick a shorter deadline',
+    ErrModelNotAllowed: 'the registry does not allow this model',
+    ErrStaleNetworkTerms: 'governance changed the network terms (fee, dispute window...) while the job was opening: submit again to open it under the new ones',
+};
+
 /**
  * The job created by the OpenJob (`openJobBody`) that `walletTx` sent to `registry`, among any other messages the
  * wallet batched into it. The registry's transaction is the one whose
@@ -109,15 +117,7 @@ export async function findOpenedJob(
                 throw new CocoonError(
                     'OPEN_FAILED',
                     `the registry rejected OpenJob with ${exitCodeName(exit)} (${exit}); the value bounced back to the wallet`,
-                    exit === 1110
-                        ? 'attach more TON'
-                        : exit === 1108
-                          ? 'pick a shorter deadline'
-                          : exit === 1106
-                            ? 'the registry does not allow this model'
-                            : exit === 1113
-                              ? 'governance changed the network terms (fee, dispute window...) while the job was opening: submit again to open it under the new ones'
-                              : 'check the job parameters',
+                    OPEN_REFUSAL_HINTS[exitCodeName(exit)] ?? 'check the job parameters',
                 );
             }
             for (const { body } of externalOuts(tx.tx)) {

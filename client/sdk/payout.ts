@@ -1,6 +1,5 @@
-import { Address } from '@ton/core';
+import { Address, Transaction } from '@ton/core';
 import { ChainClient } from '../../protocol/chain/client';
-import { Transaction } from '@ton/core';
 import { loadJobFinished, loadJobPayment, loadJobSettled, Opcodes } from '../../wrappers';
 
 /**
