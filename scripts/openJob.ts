@@ -59,7 +59,7 @@ export async function run(provider: NetworkProvider, argv: string[] = []) {
             const registry = await ctx.registry();
             const at = `registry ${ctx.fmt(registry.address)}`;
             if (!(await registry.getIsModelAllowed(model.hash))) {
-                throw new Error(`model ${hex256(model.hash)}${model.file ? ` (sha256 of ${model.file})` : ''} is not allowed in ${at}: the registry would reject the job`);
+                throw new Error(`model ${hex256(model.hash)}${model.file ? ` (sha256 of ${model.file})` : ''} is not allowed in ${at}: no provider could claim the job`);
             }
             const params = await registry.getParams();
             if (BigInt(seconds) > params.maxJobDuration) {

@@ -84,7 +84,6 @@ export interface OpenedJob {
 const OPEN_REFUSAL_HINTS: Readonly<Record<string, string>> = {
     ErrInsufficientValue: 'attach more TON',
     ErrBadDeadline: 'pick a shorter deadline',
-    ErrModelNotAllowed: 'the registry does not allow this model',
     ErrStaleNetworkTerms: 'governance changed the network terms (fee, dispute window...) while the job was opening: submit again to open it under the new ones',
 };
 

@@ -118,10 +118,30 @@ describe('JobEscrow lifecycle', () => {
         expect(await net.registry.getJobCount()).toBe(0n);
     });
 
-    it('rejects a model that is not allowed, a deadline in the past or too far, and too many candidates', async () => {
+    it('opens a job for a model off the allowlist, which nobody can claim, and the client cancels it for a full refund', async () => {
+        // the allowlist is enforced where models are served: the registry approves only allowed models into a
+        // provider's offers, so OpenJob does not look the model up (the SDK and scripts check it before paying)
+        const alice = await net.createProvider('alice', { stake: toNano('100') });
+        const unknown = hash256('model:unknown');
+        const refused = await alice.register([[MODEL_OCR, toNano('1')], [unknown, toNano('1')]]);
+        expect(refused.transactions).toHaveTransaction({ to: net.registry.address, exitCode: ExitCode.ErrModelNotAllowed });
         const client = await net.createClient('c1');
-        const bad = await client.openJob({ modelHash: hash256('model:unknown') });
-        expect(bad.result.transactions).toHaveTransaction({ to: net.registry.address, exitCode: ExitCode.ErrModelNotAllowed });
+        const before = await client.wallet.getBalance();
+        const { jobId, job, result: opened } = await client.openJob({ modelHash: unknown });
+        expect(await job.getStatus()).toBe(BigInt(JobStatus.Open));
+        const notServed = await alice.claim(jobId, unknown);
+        expect(notServed.transactions).toHaveTransaction({ to: alice.contract.address, op: OP.ClaimJob, exitCode: ExitCode.ErrModelNotServed });
+        const otherModel = await alice.claim(jobId, MODEL_OCR);
+        expect(otherModel.transactions).toHaveTransaction({ to: job.address, op: OP.OfferClaim, exitCode: ExitCode.ErrWrongModel });
+        expect((await alice.state()).locked).toBe(0n);
+        expect(await job.getStatus()).toBe(BigInt(JobStatus.Open));
+        const cancelled = await client.cancel(job);
+        expect(events(cancelled).map((e) => e.tag)).toEqual([EVT.JobCancelled]);
+        expect(before - (await client.wallet.getBalance())).toBe(totalFees(opened) + totalFees(cancelled));
+    });
+
+    it('rejects a deadline in the past or too far, too many candidates and a zero price', async () => {
+        const client = await net.createClient('c1');
         const past = await client.openJob({ deadline: net.blockchain.now! - 1 });
         expect(past.result.transactions).toHaveTransaction({ to: net.registry.address, exitCode: ExitCode.ErrBadDeadline });
         const far = await client.openJob({ deadline: net.blockchain.now! + 86401 });

@@ -17,11 +17,11 @@ import { walletFromSeed } from '../../protocol/network-file';
 import { encodeTensorRequest } from '../../protocol/tensor-binary';
 import { AttemptRecord } from '../../protocol/work';
 import { CocoonClient, CocoonError, JobHandle, ProgressEvent } from '../../client/sdk';
-import { findOpenedJob } from '../../client/sdk/chainJob';
+import { findOpenedJob, OpenedJob } from '../../client/sdk/chainJob';
 import { LocalNetwork, startLocalNetwork } from '../../localnet/up';
 import { BlobStore } from '../../orchestrator/blobs';
 import { SHIPPED_MODEL_HASHES } from '../../worker/inference';
-import { ExitCode, Opcodes, openJobMessage, Registry, storeOpenJob, tactConstant } from '../../wrappers';
+import { ExitCode, JobEscrow, JobStatus, Opcodes, openJobMessage, Registry, storeOpenJob, tactConstant } from '../../wrappers';
 
 const OPEN_JOB_FEE = tactConstant('OpenJobFee');
 /** What a client may lose on a job that was opened and then refunded: the open fee's gas share and message fees. */
@@ -89,8 +89,8 @@ describe('bad inputs on a local Cocoon network: exact errors, no value lost', ()
         return e;
     }
 
-    /** Sends an OpenJob by hand (no SDK checks) and returns the registry's verdict (findOpenedJob's error). */
-    async function rawOpenJob(wallet: WalletSender, o: { value: bigint; modelHash: string; candidates: Address[] }): Promise<CocoonError> {
+    /** Sends an OpenJob by hand (no SDK checks) and returns what findOpenedJob makes of the registry's transaction. */
+    async function sendRawOpenJob(wallet: WalletSender, o: { value: bigint; modelHash: string; candidates: Address[] }): Promise<OpenedJob> {
         const candidates = Dictionary.empty(Dictionary.Keys.Address(), Dictionary.Values.Bool());
         for (const c of o.candidates) candidates.set(c, true);
         const body = beginCell()
@@ -109,7 +109,12 @@ describe('bad inputs on a local Cocoon network: exact errors, no value lost', ()
             )
             .endCell();
         const sent = await wallet.transfer([{ to: net.bootstrap.registry, value: o.value, body, bounce: true }]);
-        const e = await findOpenedJob(chain, net.bootstrap.registry, sent.transaction, body).then(
+        return findOpenedJob(chain, net.bootstrap.registry, sent.transaction, body);
+    }
+
+    /** A raw OpenJob the registry must refuse: returns its verdict (findOpenedJob's error) once the value bounced. */
+    async function rawOpenJob(wallet: WalletSender, o: { value: bigint; modelHash: string; candidates: Address[] }): Promise<CocoonError> {
+        const e = await sendRawOpenJob(wallet, o).then(
             () => new Error('the registry opened the job'),
             (err: unknown) => err,
         );
@@ -234,7 +239,7 @@ describe('bad inputs on a local Cocoon network: exact errors, no value lost', ()
         expect(lost).toBeLessThan(OPENED_JOB_FEES);
     }, 60_000);
 
-    it('revoked model: governance revokes VAD; the SDK refuses a job naming its provider, the registry bounces a raw one', async () => {
+    it('revoked model: governance revokes VAD; the SDK refuses a job naming its provider; a raw job opens, nobody runs it, and cancelling refunds it', async () => {
         const gov = net.bootstrap.governance;
         const vad = BigInt('0x' + SHIPPED_MODEL_HASHES.vad);
         await registry().send(gov.wallet, { value: toNano('0.05') }, { $$type: 'RevokeModel', queryId: 0n, modelHash: vad });
@@ -244,12 +249,20 @@ describe('bad inputs on a local Cocoon network: exact errors, no value lost', ()
         const { wallet, client } = await freshClient();
         await expectNothingSpent(wallet, () => client.submit({ model: 'vad', input: Buffer.from('RIFF'), candidates: [owner(0)] }), 'PROVIDER_NOT_ATTESTED', /the registry does not allow this model/);
 
+        // The registry does not consult the allowlist at open (providers' offers do, at claim): a client that skips
+        // the SDK's checks opens the job, which the orchestrator will not route, and gets it back by cancelling.
         const before = await wallet.getBalance();
-        const e = await rawOpenJob(wallet, { value: MAX_PRICE + OPEN_JOB_FEE, modelHash: SHIPPED_MODEL_HASHES.vad, candidates: [owner(0)] });
-        expect(e.message).toContain(`ErrModelNotAllowed (${ExitCode.ErrModelNotAllowed})`);
+        const opened = await sendRawOpenJob(wallet, { value: MAX_PRICE + OPEN_JOB_FEE, modelHash: SHIPPED_MODEL_HASHES.vad, candidates: [owner(0)] });
+        const d = await waitDispatch(client, opened.address, (x) => /^NO_ELIGIBLE_PROVIDER: .*MODEL_NOT_ALLOWED/.test(x.reason ?? ''), 20_000);
+        expect(d.attempts).toEqual([]);
+        const escrow = chain.open(JobEscrow.fromAddress(opened.address));
+        expect(Number(await escrow.getStatus())).toBe(JobStatus.Open);
+        await escrow.send(wallet, { value: toNano('0.05'), bounce: true }, { $$type: 'CancelJob', queryId: 0n });
+        await net.devnet.waitIdle();
+        expect(Number(await escrow.getStatus())).toBe(JobStatus.Cancelled);
         const lost = before - (await wallet.getBalance());
         expect(lost).toBeGreaterThan(0n);
-        expect(lost).toBeLessThan(toNano('0.02'));
+        expect(lost).toBeLessThan(OPENED_JOB_FEES);
     }, 60_000);
 
     it('expired deadline (2/2): nobody runs it, the orchestrator dead-letters it and expires it on chain after the deadline; full refund', async () => {

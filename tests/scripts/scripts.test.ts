@@ -175,7 +175,7 @@ describe('scripts refuse before sending', () => {
             '--max-price', '1',
             '--deadline', '600',
         ]);
-        expect(msg).toBe(`model 0x${hex(w.otherModelHash)} is not allowed in registry ${fmt(registry.address)}: the registry would reject the job`);
+        expect(msg).toBe(`model 0x${hex(w.otherModelHash)} is not allowed in registry ${fmt(registry.address)}: no provider could claim the job`);
         expect(await registry.getJobCount()).toBe(count);
     });
 
