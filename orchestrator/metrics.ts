@@ -29,6 +29,8 @@ export interface ServiceMetrics {
     leader: Gauge;
     /** ExpireJob / Settle sent by the expirer, by action and result */
     expirer: Counter<'action' | 'result'>;
+    /** providers checked by the pruner after a revocation, by result (pruned, clean, unconfirmed, send_failed) */
+    pruner: Counter<'kind' | 'result'>;
 }
 
 export function createServiceMetrics(registry: Registry = new Registry()): ServiceMetrics {
@@ -57,5 +59,6 @@ export function createServiceMetrics(registry: Registry = new Registry()): Servi
         directoryProviders: new Gauge({ name: 'cocoon_directory_providers', help: 'Providers in the routing directory.', registers }),
         leader: new Gauge({ name: 'cocoon_orchestrator_leader', help: '1 while this instance leads (watcher + expirer).', registers }),
         expirer: new Counter({ name: 'cocoon_expirer_actions_total', help: 'Housekeeping messages sent by the expirer.', labelNames: ['action', 'result'], registers }),
+        pruner: new Counter({ name: 'cocoon_pruner_providers_total', help: 'Providers checked by the pruner after a revocation, by result.', labelNames: ['kind', 'result'], registers }),
     };
 }

@@ -1,7 +1,7 @@
 /**
  * OrchestratorService: one orchestrator process. Several run against one Redis; every instance serves the API,
  * keeps its own provider directory (DirectorySync) and dispatches (BullMQ workers share the dispatch queue); the
- * one holding the leader lease also runs the chain watcher (intake) and the expirer. docs/operations.md.
+ * one holding the leader lease also runs the chain watcher (intake), the expirer and the pruner. docs/operations.md.
  *
  *   const svc = new OrchestratorService({ chain, registry, redisUrl, operator, api: { port: 8080 } });
  *   await svc.start();        // svc.url → http://127.0.0.1:8080
@@ -23,6 +23,7 @@ import { renderDashboard } from './api/dashboard';
 import { Dispatcher, DispatcherOptions } from './dispatch/dispatcher';
 import { DispatchStatus } from './dispatch/status';
 import { Expirer } from './dispatch/expirer';
+import { Pruner } from './dispatch/pruner';
 import { createIntakeHandler, IntakeOptions } from './dispatch/intake';
 import { OutcomeWaiters } from './dispatch/outcomes';
 import { QueueSet } from './dispatch/queues';
@@ -46,7 +47,7 @@ export interface OrchestratorServiceOptions {
     redisOptions?: RedisOptions;
     /** unique per process; default `<host>-<pid>-<random>` */
     instanceId?: string;
-    /** wallet that pays for ExpireJob / Settle (leader only); without it jobs are not expired by this instance */
+    /** wallet that pays for ExpireJob / Settle / PruneProvider (leader only); without it this instance expires and prunes nothing */
     operator?: WalletSender;
     /** API listener; false: no HTTP server (tests that drive the parts directly) */
     api?: { port?: number; host?: string; blobTtlSeconds?: number } | false;
@@ -61,6 +62,7 @@ export interface OrchestratorServiceOptions {
     watcher?: Pick<ChainWatcherOptions, 'pollIntervalMs' | 'registryStart' | 'concurrency' | 'keyPrefix'>;
     intake?: Pick<IntakeOptions, 'followJobs' | 'expiryGraceMs' | 'keepFinishedSec' | 'dispatchRetries'>;
     expirer?: { settle?: boolean; confirmTimeoutMs?: number };
+    pruner?: { confirmTimeoutMs?: number };
     /** the network's TEE is the simulated one (no hardware protection): logged at start, shown on the dashboard */
     simulatedTee?: boolean;
     logger?: Logger;
@@ -86,6 +88,7 @@ export class OrchestratorService {
     private readonly waiters: OutcomeWaiters;
     private watcher?: ChainWatcher;
     private expirer?: Expirer;
+    private pruner?: Pruner;
     private depthTimer?: NodeJS.Timeout;
     private closing?: Promise<void>;
     private started = false;
@@ -234,17 +237,30 @@ export class OrchestratorService {
             metrics: this.metrics,
             ...this.opts.expirer,
         });
+        this.pruner = new Pruner({
+            queues: this.queues,
+            redis: this.redis,
+            chain: this.opts.chain,
+            registry: this.opts.registry,
+            operator: this.opts.operator,
+            logger: this.log,
+            metrics: this.metrics,
+            ...this.opts.pruner,
+        });
     }
 
     private async stopLeading(): Promise<void> {
         this.metrics.leader.set(0);
         const watcher = this.watcher;
         const expirer = this.expirer;
+        const pruner = this.pruner;
         this.watcher = undefined;
         this.expirer = undefined;
+        this.pruner = undefined;
         // lost lease: stop committing at once (abort); shutting down: let the batch in flight commit (stop)
         if (watcher) await (this.closing ? watcher.stop() : watcher.abort());
         if (expirer) await expirer.close();
+        if (pruner) await pruner.close();
     }
 
     private async updateQueueDepth(): Promise<void> {

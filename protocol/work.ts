@@ -44,6 +44,11 @@ export const DISPATCH_QUEUE = '{dispatch}';
 export const DEAD_LETTER_QUEUE = '{dead-letter}';
 /** Jobs the leader must expire on chain once their deadline passed (delayed BullMQ jobs, id = `expire-<jobId>`). */
 export const EXPIRY_QUEUE = '{expiry}';
+/**
+ * Revocations the leader applies on chain (PruneProvider) to every provider still advertising the revoked
+ * measurement or model (id = `prune-<tx hash>-<event index>`: one per revocation event).
+ */
+export const PRUNE_QUEUE = '{prune}';
 
 /** Hash tag of the keys the chain watcher commits together (see above). */
 export const CHAIN_TAG = '{chain}';

@@ -255,7 +255,7 @@ export class Dispatcher {
                 return this.deadLetter(d, `NO_ELIGIBLE_PROVIDER: every candidate failed this job for good; last ${lastHard?.error ?? 'unknown'}`);
             }
             if (!res.chosen) {
-                const why = Object.entries(res.rejectedCounts).map(([k, v]) => `${k}=${v}`).join(', ') || 'no provider serves the model';
+                const why = Object.entries(res.rejectedCounts).map(([k, v]) => `${k}=${v}`).join(', ') || (res.jobRejected ? `${res.jobRejected} (no provider serves the model)` : 'no provider serves the model');
                 const lastUseful = d.deadline * 1000 - this.o.directory.network.minTimeLeftMs;
                 const rounds = busy ? (d.busyRounds ?? 0) + 1 : (d.noProviderRounds ?? 0) + 1;
                 const delay = busy

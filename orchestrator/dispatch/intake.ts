@@ -5,7 +5,8 @@
  *    delivers twice still makes one), a delayed `expiry` job due at deadline + 5 s, and KEYS.jobByAddress.
  *  - provider events (and JobClaimed / JobClaimedAndCommitted, which change the claimer's locks) → SADD KEYS.providers + PUBLISH
  *    PROVIDER_CHANGED_CHANNEL owner, queued on the batch's MULTI so they commit exactly with the batch.
- *  - registry parameter / allowlist changes → PUBLISH REGISTRY_CHANGED_CHANNEL <event name>.
+ *  - registry parameter / allowlist changes → PUBLISH REGISTRY_CHANGED_CHANNEL <event name>; a revocation also adds a
+ *    `prune` job (id `prune-<tx>-<index>`) that the leader's pruner runs.
  *
  * Queue adds cannot join the MULTI; they are idempotent by job id instead.
  */
@@ -106,6 +107,16 @@ export function createIntakeHandler(opts: IntakeOptions): EventHandler {
             ctx.multi.sadd(KEYS.providers, raw);
             ctx.multi.publish(PROVIDER_CHANGED_CHANNEL, raw);
             return;
+        }
+        if (ev.name === 'MeasurementRevoked' || ev.name === 'ModelRevoked') {
+            const kind = ev.name === 'MeasurementRevoked' ? 'measurement' : 'model';
+            const hash = hashKey(ev.name === 'MeasurementRevoked' ? ev.data.measurement : ev.data.modelHash);
+            await opts.queues.prune.add(
+                'prune',
+                { kind, hash, revokedIn: ev.txHash },
+                { jobId: `prune-${ev.txHash}-${ev.outIndex}`, attempts: 6, backoff: { type: 'exponential', delay: 2_000 }, removeOnComplete: { age: keepSec }, removeOnFail: { age: keepSec } },
+            );
+            log.info({ kind, hash }, 'revocation: providers that still advertise it will be pruned');
         }
         if (REGISTRY_CHANGES.has(ev.name)) ctx.multi.publish(REGISTRY_CHANGED_CHANNEL, ev.name);
     };

@@ -1,5 +1,5 @@
 /**
- * The BullMQ queues one orchestrator talks to: dispatch, dead-letter, expiry, and one `work-<owner>` queue per
+ * The BullMQ queues one orchestrator talks to: dispatch, dead-letter, expiry, prune, and one `work-<owner>` queue per
  * provider (created on first use and kept). All share one ioredis connection (BullMQ needs
  * `maxRetriesPerRequest: null` on it; a Cluster works as well) and the key prefix (`cocoon`). Each queue's name is
  * its own hash tag (`{dispatch}`, `{work-…}`: protocol/work.ts), so every key of a queue hashes to one Cluster slot
@@ -7,7 +7,7 @@
  */
 import { Queue } from 'bullmq';
 import type { RedisClient } from '../../protocol/redis';
-import { DEAD_LETTER_QUEUE, DISPATCH_QUEUE, EXPIRY_QUEUE, QUEUE_PREFIX, WorkItem, workQueueName } from '../../protocol/work';
+import { DEAD_LETTER_QUEUE, DISPATCH_QUEUE, EXPIRY_QUEUE, PRUNE_QUEUE, QUEUE_PREFIX, WorkItem, workQueueName } from '../../protocol/work';
 import type { DispatchState } from './types';
 
 export interface DeadLetter {
@@ -23,10 +23,20 @@ export interface ExpiryItem {
     deadline: number;
 }
 
+/** A registry revocation the leader applies to the providers that still advertise the hash. */
+export interface PruneItem {
+    kind: 'measurement' | 'model';
+    /** the revoked hash, 64 hex digits */
+    hash: string;
+    /** the registry transaction that revoked it (hex), for the logs */
+    revokedIn: string;
+}
+
 export class QueueSet {
     readonly dispatch: Queue<DispatchState>;
     readonly deadLetter: Queue<DeadLetter>;
     readonly expiry: Queue<ExpiryItem>;
+    readonly prune: Queue<PruneItem>;
     private readonly work = new Map<string, Queue<WorkItem>>();
 
     constructor(
@@ -36,6 +46,7 @@ export class QueueSet {
         this.dispatch = new Queue(DISPATCH_QUEUE, { connection, prefix });
         this.deadLetter = new Queue(DEAD_LETTER_QUEUE, { connection, prefix });
         this.expiry = new Queue(EXPIRY_QUEUE, { connection, prefix });
+        this.prune = new Queue(PRUNE_QUEUE, { connection, prefix });
     }
 
     /** The work queue of a provider (any address form). */
@@ -55,7 +66,7 @@ export class QueueSet {
     }
 
     async close(): Promise<void> {
-        await Promise.all([this.dispatch, this.deadLetter, this.expiry, ...this.work.values()].map((q) => q.close().catch(() => undefined)));
+        await Promise.all([this.dispatch, this.deadLetter, this.expiry, this.prune, ...this.work.values()].map((q) => q.close().catch(() => undefined)));
         this.work.clear();
     }
 }

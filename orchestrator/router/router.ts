@@ -49,6 +49,8 @@ export interface RouteResult {
     /** providers looked at: those serving the model, plus candidates that do not */
     considered: number;
     eligible: number;
+    /** set when the job itself cannot be routed (model not allowed, deadline too close), even with no provider */
+    jobRejected?: 'MODEL_NOT_ALLOWED' | 'DEADLINE_TOO_CLOSE';
 }
 
 const EXCLUDED = INELIGIBLE_REASONS.length + 1;
@@ -296,7 +298,9 @@ export function route(job: RoutableJob, directory: ProviderDirectory, opts: Rout
     topBucket = null;
     const rejectedCounts: Partial<Record<RouteRejectReason, number>> = {};
     for (let c = 1; c < counts.length; c++) if (counts[c] > 0) rejectedCounts[REASON_NAMES[c - 1]] = counts[c];
-    return { chosen: ranked.length > 0 ? ranked[0] : null, ranked, rejectedCounts, considered, eligible };
+    const result: RouteResult = { chosen: ranked.length > 0 ? ranked[0] : null, ranked, rejectedCounts, considered, eligible };
+    if (jobCode !== OK) result.jobRejected = jobCode === CODE.MODEL_NOT_ALLOWED ? 'MODEL_NOT_ALLOWED' : 'DEADLINE_TOO_CLOSE';
+    return result;
 }
 
 /** A router bound to a directory and a score configuration. */

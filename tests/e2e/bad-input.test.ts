@@ -18,10 +18,11 @@ import { encodeTensorRequest } from '../../protocol/tensor-binary';
 import { AttemptRecord } from '../../protocol/work';
 import { CocoonClient, CocoonError, JobHandle, ProgressEvent } from '../../client/sdk';
 import { findOpenedJob, OpenedJob } from '../../client/sdk/chainJob';
+import { waitFor } from '../../localnet/bootstrap';
 import { LocalNetwork, startLocalNetwork } from '../../localnet/up';
 import { BlobStore } from '../../orchestrator/blobs';
 import { SHIPPED_MODEL_HASHES } from '../../worker/inference';
-import { ExitCode, JobEscrow, JobStatus, Opcodes, openJobMessage, Registry, storeOpenJob, tactConstant } from '../../wrappers';
+import { ExitCode, JobEscrow, JobStatus, Opcodes, openJobMessage, providerStakeInit, Registry, storeOpenJob, tactConstant } from '../../wrappers';
 
 const OPEN_JOB_FEE = tactConstant('OpenJobFee');
 /** What a client may lose on a job that was opened and then refunded: the open fee's gas share and message fees. */
@@ -239,15 +240,18 @@ describe('bad inputs on a local Cocoon network: exact errors, no value lost', ()
         expect(lost).toBeLessThan(OPENED_JOB_FEES);
     }, 60_000);
 
-    it('revoked model: governance revokes VAD; the SDK refuses a job naming its provider; a raw job opens, nobody runs it, and cancelling refunds it', async () => {
+    it('revoked model: governance revokes VAD and the orchestrator prunes its provider; the SDK refuses a job naming it (no longer listed); a raw job opens, nobody runs it, and cancelling refunds it', async () => {
         const gov = net.bootstrap.governance;
         const vad = BigInt('0x' + SHIPPED_MODEL_HASHES.vad);
         await registry().send(gov.wallet, { value: toNano('0.05') }, { $$type: 'RevokeModel', queryId: 0n, modelHash: vad });
         await net.devnet.waitIdle();
         expect(await registry().getIsModelAllowed(vad)).toBe(false);
+        // the orchestrator's pruner makes every provider still offering VAD drop it (PruneProvider)
+        const stake0 = chain.open(await providerStakeInit(net.bootstrap.registry, owner(0)));
+        await waitFor(async () => !(await stake0.getModels()).has(vad), "provider 0's stake to drop the revoked model", 20_000);
 
         const { wallet, client } = await freshClient();
-        await expectNothingSpent(wallet, () => client.submit({ model: 'vad', input: Buffer.from('RIFF'), candidates: [owner(0)] }), 'PROVIDER_NOT_ATTESTED', /the registry does not allow this model/);
+        await expectNothingSpent(wallet, () => client.submit({ model: 'vad', input: Buffer.from('RIFF'), candidates: [owner(0)] }), 'PROVIDER_NOT_ATTESTED', /the orchestrator does not list it for this model/);
 
         // The registry does not consult the allowlist at open (providers' offers do, at claim): a client that skips
         // the SDK's checks opens the job, which the orchestrator will not route, and gets it back by cancelling.

@@ -87,6 +87,16 @@ describe('eligibility: one test per reason', () => {
         expectReason(d, job(), 'a', 'NOT_ACTIVE');
     });
 
+    test('a job for a revoked model names MODEL_NOT_ALLOWED even when every provider was pruned of it', () => {
+        const d = dir();
+        d.upsert(provider('a', { models: { [M1]: TON, [M2]: TON } }));
+        d.markRevoked('model', M1);
+        expect(d.applyProviderRevocation('a', 'model', M1)).toBe(true);
+        const r = route(job(), d, { nowMs: NOW });
+        expect([r.chosen, r.rejectedCounts, r.jobRejected]).toEqual([null, {}, 'MODEL_NOT_ALLOWED']);
+        expect(route(job({ modelHash: M2 }), d, { nowMs: NOW }).jobRejected).toBeUndefined();
+    });
+
     test('MEASUREMENT_REVOKED', () => {
         const d = dir();
         d.upsert(provider('a', { measurement: BAD_MEAS }));
