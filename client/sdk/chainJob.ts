@@ -120,7 +120,7 @@ export async function findOpenedJob(
                 );
             }
             for (const { body } of externalOuts(tx.tx)) {
-                const ev = decodeEvent(body, 'registry');
+                const ev = decodeEvent(body, 'registry', tx.tx.inMessage?.body ?? null);
                 if (ev.ok && ev.name === 'JobOpened') {
                     const event = ev.data as JobOpenedEvent;
                     if (!event.client.equals(wallet)) continue;

@@ -101,10 +101,11 @@ interface EventDef<N extends EventName = EventName> {
     tag: number;
     name: N;
     family: Exclude<ContractKind, 'other'>;
-    load: (s: Slice) => EventPayloads[N];
+    /** `inBody`: the body of the emitting transaction's inbound message (JobOpened reads the job's terms there) */
+    load: (s: Slice, inBody: Cell | null) => EventPayloads[N];
 }
 
-function def<N extends EventName>(tag: number, name: N, family: EventDef['family'], load: (s: Slice) => EventPayloads[N]): EventDef<N> {
+function def<N extends EventName>(tag: number, name: N, family: EventDef['family'], load: (s: Slice, inBody: Cell | null) => EventPayloads[N]): EventDef<N> {
     return { tag, name, family, load };
 }
 
@@ -177,9 +178,10 @@ export function eventDef(tag: number): EventDef | undefined {
 /**
  * Decodes one event body. Strict: the tag must be known and belong to the emitting contract's family, the loader
  * must succeed and consume the whole body (trailing bits or references mean it is not the message it claims to be).
- * A Slice is consumed.
+ * A Slice is consumed. `inBody` is the body of the inbound message of the transaction that emitted the event: a
+ * JobOpened without it (or with anything but the OpenJob it answers) is malformed.
  */
-export function decodeEvent(body: Cell | Slice, kind: ContractKind): DecodeResult {
+export function decodeEvent(body: Cell | Slice, kind: ContractKind, inBody: Cell | null = null): DecodeResult {
     const s = body instanceof Cell ? body.beginParse() : body;
     if (s.remainingBits < 32) return { ok: false, reason: 'malformed', tag: null };
     const tag = s.preloadUint(32);
@@ -188,7 +190,7 @@ export function decodeEvent(body: Cell | Slice, kind: ContractKind): DecodeResul
     if (kind !== 'other' && d.family !== kind) return { ok: false, reason: 'unexpected-source', tag };
     let data: EventPayloads[EventName];
     try {
-        data = d.load(s);
+        data = d.load(s, inBody);
     } catch {
         return { ok: false, reason: 'malformed', tag };
     }

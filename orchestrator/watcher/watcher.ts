@@ -133,6 +133,8 @@ interface LightTx {
     outs: { index: number; body: Slice | null }[];
     /** Registry only: the sender of a CheckEnclave the registry accepted (a genuine provider contract). */
     provider?: Address;
+    /** The inbound message's body, parsed on first use (a JobOpened's terms are the OpenJob's spec). */
+    inBody: () => Cell | null;
 }
 
 interface Followed {
@@ -145,6 +147,12 @@ interface Followed {
 }
 
 const OP_CHECK_ENCLAVE = 0x7c0c100a;
+const TAG_JOB_OPENED = 0x7c0ce009;
+
+/** Whether an event body is a JobOpened, whose decoding needs the transaction's inbound message. */
+function opensJob(body: Slice): boolean {
+    return body.remainingBits >= 32 && body.preloadUint(32) === TAG_JOB_OPENED;
+}
 
 /** Most followed accounts named in one push wait; beyond it the watcher waits for news on any account. */
 const MAX_PUSH_ADDRESSES = 5_000;
@@ -539,7 +547,20 @@ export class ChainWatcher {
     }
 
     private lighten(r: RawTransaction, f: Followed): LightTx {
-        const tx: LightTx = { lt: BigInt(r.transaction_id.lt), hash: Buffer.from(r.transaction_id.hash, 'base64'), utime: r.utime, outs: [] };
+        let inBody: Cell | null | undefined;
+        const tx: LightTx = {
+            lt: BigInt(r.transaction_id.lt),
+            hash: Buffer.from(r.transaction_id.hash, 'base64'),
+            utime: r.utime,
+            outs: [],
+            inBody: () => {
+                if (inBody === undefined) {
+                    const b64 = r.in_msg?.msg_data?.body;
+                    inBody = typeof b64 === 'string' ? Cell.fromBase64(b64) : (loadTransaction(Cell.fromBase64(r.data).beginParse()).inMessage?.body ?? null);
+                }
+                return inBody;
+            },
+        };
         const outs = r.out_msgs ?? [];
         let fromJson = true;
         for (let i = 0; i < outs.length; i++) {
@@ -600,7 +621,7 @@ export class ChainWatcher {
             if (tx.provider) providers.push(tx.provider);
             for (const out of tx.outs) {
                 const txHash = tx.hash.toString('hex');
-                const d: DecodeResult = out.body ? decodeEvent(out.body, f.kind) : { ok: false, reason: 'unknown-tag', tag: 0 };
+                const d: DecodeResult = out.body ? decodeEvent(out.body, f.kind, opensJob(out.body) ? tx.inBody() : null) : { ok: false, reason: 'unknown-tag', tag: 0 };
                 if (!d.ok) {
                     this.counters.skipped[d.reason]++;
                     this.metrics?.skipped.inc({ reason: d.reason });

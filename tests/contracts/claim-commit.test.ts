@@ -1,7 +1,7 @@
 import '@ton/test-utils';
 import { Address, toNano } from '@ton/core';
 import { DEFAULT_PARAMS, ExitCode, JobStatus, loadJobClaim, loadJobClaimedAndCommitted, Opcodes } from '../../wrappers';
-import { createNetwork, events, hash256, MODEL_OCR, MODEL_VAD, Network, NETWORK_ID, Provider, seededKeyPair, txOn } from './fixtures';
+import { createNetwork, events, EXT_OUT_INLINE_BODY_BITS, hash256, MODEL_OCR, MODEL_VAD, Network, NETWORK_ID, Provider, seededKeyPair, txOn } from './fixtures';
 
 const OP = Opcodes;
 const EVT = Opcodes;
@@ -22,7 +22,7 @@ describe('JobEscrow: claim with the receipt attached', () => {
 
     it('claims and commits in one chain, then settles on accept', async () => {
         const client = await net.createClient('c1');
-        const { job, jobId } = await client.openJob({ maxPrice: toNano('2') });
+        const { job } = await client.openJob({ maxPrice: toNano('2') });
 
         const { result, outputCommitment } = await alice.claimCommit(job);
         expect(result.transactions).toHaveTransaction({ from: alice.contract.address, to: job.address, op: OP.OfferClaim, success: true });
@@ -30,11 +30,13 @@ describe('JobEscrow: claim with the receipt attached', () => {
         const evs = events(result);
         expect(evs.map((e) => e.tag)).toEqual([EVT.JobClaimedAndCommitted]);
         const ev = loadJobClaimedAndCommitted(evs[0].body.beginParse());
-        expect(ev.jobId).toBe(jobId);
+        expect(evs[0].from.equals(job.address)).toBe(true); // the job is the emitter: the event needs no job id
         expect(ev.provider.equals(alice.owner.address)).toBe(true);
         expect(ev.price).toBe(toNano('1'));
-        expect(ev.lock).toBe(0n); // no lock: the job is already committed
         expect(ev.outputCommitment).toBe(outputCommitment);
+        // the body fits beside the header in the message's root cell: the event pays only the forwarding lump
+        expect(evs[0].body.bits.length).toBeLessThanOrEqual(EXT_OUT_INLINE_BODY_BITS);
+        expect(evs[0].body.refs).toHaveLength(0);
 
         const state = await job.getState();
         expect(state.status).toBe(BigInt(JobStatus.Committed));

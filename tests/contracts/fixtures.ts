@@ -288,6 +288,13 @@ export function exitCode(tx: Transaction): number | undefined {
 }
 
 /** External-out messages (events) emitted in `result`, as [tag, body] pairs. */
+/**
+ * The longest event body that stays in an external-out message's root cell once the sender's address is filled in
+ * (1023 bits − 369 of header: ext_out_msg_info, a 267-bit source, addr_none, lt, time, no StateInit, inline body).
+ * A longer body moves to a cell of its own, and the forwarding fee then charges for that cell and its bits.
+ */
+export const EXT_OUT_INLINE_BODY_BITS = 1023 - 369;
+
 export function events(result: SendMessageResult): { tag: number; body: Cell; from: Address }[] {
     return result.externals.map((e) => ({
         tag: e.body.beginParse().preloadUint(32),

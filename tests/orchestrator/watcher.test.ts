@@ -13,7 +13,7 @@
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Address, Dictionary, beginCell, toNano } from '@ton/core';
+import { Address, Cell, Dictionary, beginCell, toNano } from '@ton/core';
 import Redis from 'ioredis';
 import pino from 'pino';
 import { Registry as MetricsRegistry } from 'prom-client';
@@ -23,7 +23,7 @@ import type { ChainEvent } from '../../orchestrator/watcher';
 import { bodySlice, singleCellSlice } from '../../orchestrator/watcher/boc';
 import { decodeCursor, encodeCursor } from '../../orchestrator/watcher/keys';
 import { ChainClient } from '../../protocol/chain';
-import { JobTerms, Registry, loadModelAllowed, storeJobNetworkTerms, storeJobOpened, storeJobSpec } from '../../wrappers';
+import { JobTerms, Registry, loadModelAllowed, storeJobNetworkTerms, storeJobOpened, storeJobSpec, storeOpenJob } from '../../wrappers';
 import { FaultProxy } from '../devnet/faultproxy';
 import { RedisServer, startRedis } from '../helpers/redis';
 import { DevnetNetwork, MEASUREMENT, MODEL, NETWORK_ID, deployNetwork, emittedEvents, fakeAddress, hash256, params } from './devnet-network';
@@ -145,26 +145,31 @@ describe('events and cursors', () => {
             candidates: Dictionary.empty(Dictionary.Keys.Address(), Dictionary.Values.Bool()).set(fakeAddress('cand'), true),
             network: { $$type: 'JobNetworkTerms', networkId: NETWORK_ID, protocolFeeBps: 250n, disputeWindow: 60n, slashBps: 5000n, lockRatioBps: 20000n, treasury: fakeAddress('t'), providerCodeHash: 4n, providerCodeDepth: 5n },
         };
-        // on chain: { jobId, client, spec: ^JobSpec } with the network terms as the spec's first ref
+        // on chain: { jobId, client }; the terms are the spec of the OpenJob the registry transaction processed
         const networkCell = beginCell().store(storeJobNetworkTerms(terms.network)).endCell();
         const { $$type: _t, client, network: _n, ...fields } = terms;
         const specCell = beginCell().store(storeJobSpec({ $$type: 'JobSpec', ...fields, network: networkCell })).endCell();
-        const opened = beginCell().store(storeJobOpened({ $$type: 'JobOpened', jobId: 9n, client, spec: specCell })).endCell();
+        const openJob = (spec: Cell) => beginCell().store(storeOpenJob({ $$type: 'OpenJob', queryId: 0n, spec })).endCell();
+        const opened = beginCell().store(storeJobOpened({ $$type: 'JobOpened', jobId: 9n, client })).endCell();
+        expect(opened.refs).toHaveLength(0);
         // the terms come out whole, and the routing fields at the top
-        const decoded = decodeEvent(opened, 'registry');
+        const decoded = decodeEvent(opened, 'registry', openJob(specCell));
         expect(decoded.ok && decoded.name === 'JobOpened' && decoded.data).toMatchObject({ jobId: 9n, maxPrice: 5n, deadline: 100n, modelHash: 1n, inputCommitment: 2n, resultKey: 3n, terms: { $$type: 'JobTerms', maxPrice: 5n, deadline: 100n, network: { networkId: NETWORK_ID, protocolFeeBps: 250n, disputeWindow: 60n, providerCodeHash: 4n, providerCodeDepth: 5n } } });
         const data = decoded.ok ? (decoded.data as { client: Address; terms: JobTerms }) : null;
         expect(data!.client.equals(client) && data!.terms.client.equals(client) && data!.terms.network.treasury.equals(terms.network.treasury)).toBe(true);
+        // without the inbound OpenJob, or with another message in its place, there are no terms: malformed
+        expect(decodeEvent(opened, 'registry')).toEqual({ ok: false, reason: 'malformed', tag: 0x7c0ce009 });
+        expect(decodeEvent(opened, 'registry', modelAllowedBody(1n, 1))).toEqual({ ok: false, reason: 'malformed', tag: 0x7c0ce009 });
         // a spec or network cell with anything after its fields is malformed
         const longSpec = beginCell().storeSlice(specCell.beginParse()).storeUint(1, 1).endCell();
-        expect(decodeEvent(beginCell().store(storeJobOpened({ $$type: 'JobOpened', jobId: 9n, client, spec: longSpec })).endCell(), 'registry')).toMatchObject({ ok: false, reason: 'malformed' });
+        expect(decodeEvent(opened, 'registry', openJob(longSpec))).toMatchObject({ ok: false, reason: 'malformed' });
         const longNetwork = beginCell().storeSlice(networkCell.beginParse()).storeUint(1, 1).endCell();
         const specWithLongNetwork = beginCell().store(storeJobSpec({ $$type: 'JobSpec', ...fields, network: longNetwork })).endCell();
-        expect(decodeEvent(beginCell().store(storeJobOpened({ $$type: 'JobOpened', jobId: 9n, client, spec: specWithLongNetwork })).endCell(), 'registry')).toMatchObject({ ok: false, reason: 'malformed' });
-        const j = decodeEvent(opened, 'registry');
+        expect(decodeEvent(opened, 'registry', openJob(specWithLongNetwork))).toMatchObject({ ok: false, reason: 'malformed' });
+        const j = decodeEvent(opened, 'registry', openJob(specCell));
         expect(j.ok && j.name === 'JobOpened' && (j.data as any).jobId === 9n && (j.data as any).candidates.size === 1).toBe(true);
-        expect(decodeEvent(opened, 'job')).toEqual({ ok: false, reason: 'unexpected-source', tag: 0x7c0ce009 });
-        expect(decodeEvent(opened, 'other').ok).toBe(true);
+        expect(decodeEvent(opened, 'job', openJob(specCell))).toEqual({ ok: false, reason: 'unexpected-source', tag: 0x7c0ce009 });
+        expect(decodeEvent(opened, 'other', openJob(specCell)).ok).toBe(true);
         expect(decodeEvent(beginCell().storeUint(0xdeadbeef, 32).endCell(), 'other')).toEqual({ ok: false, reason: 'unknown-tag', tag: 0xdeadbeef });
         expect(decodeEvent(beginCell().storeUint(0x7c0ce006, 32).storeUint(1, 100).endCell(), 'registry')).toEqual({ ok: false, reason: 'malformed', tag: 0x7c0ce006 });
         const trailing = beginCell().storeSlice(modelAllowedBody(1n, 1).beginParse()).storeUint(1, 1).endCell();
