@@ -5,7 +5,9 @@
  *
  * Writes bench/results/gas.json: per-message gas and fees, one whole job as the worker runs it on a registry that
  * deploys jobs with a library cell for their code (open → claim carrying the receipt → accept), the same for the
- * two-step path (open → claim → SubmitReceipt → accept) and for a registry that deploys the code itself, and the growth of a job's lifecycle gas between the first and the last of `--jobs` jobs, with `--providers`
+ * two-step path (open → claim → SubmitReceipt → accept), for a registry that deploys the code itself and for a
+ * network pricing gas and forwarding 6 times lower than the sandbox, and the growth of a job's lifecycle gas between
+ * the first and the last of `--jobs` jobs, with `--providers`
  * staked providers and every allowlist filled to its cap, which shows that per-job cost does not grow with the
  * network (no map grows with jobs or providers).
  */
@@ -17,6 +19,10 @@ import { SendMessageResult } from '@ton/sandbox';
 import { tactConstant } from '../wrappers';
 import { createNetwork, hash256, MODEL_OCR, MODEL_VAD, MEASUREMENT } from '../tests/contracts/fixtures';
 import { runLifecycle } from '../tests/contracts/lifecycle';
+import { dividedPricesConfig } from './priceConfig';
+
+/** The dividedPricesLifecycle row: what a job costs where gas and forwarding are priced 6 times lower. */
+const PRICE_DIVISOR = 6n;
 
 function arg(name: string, fallback: number): number {
     const i = process.argv.indexOf(`--${name}`);
@@ -61,6 +67,10 @@ async function main() {
     const inlineNet = await createNetwork({ jobCode: 'inline' });
     const inlineProvider = await inlineNet.createProvider('bench-inline', { stake: toNano('1000'), models: [[MODEL_OCR, toNano('1')], [MODEL_VAD, toNano('0.5')]], measurement: MEASUREMENT });
     const inline = await runLifecycle(inlineNet, inlineProvider, await inlineNet.createClient('bench-inline'));
+    // the same job on a network whose gas and forwarding prices are a sixth of the sandbox's
+    const cheapNet = await createNetwork({ config: dividedPricesConfig(net.blockchain.config, PRICE_DIVISOR) });
+    const cheapProvider = await cheapNet.createProvider('bench-cheap', { stake: toNano('1000'), models: [[MODEL_OCR, toNano('1')], [MODEL_VAD, toNano('0.5')]], measurement: MEASUREMENT });
+    const cheap = await runLifecycle(cheapNet, cheapProvider, await cheapNet.createClient('bench-cheap'));
 
     const result = {
         benchmark: 'gas',
@@ -91,6 +101,12 @@ async function main() {
             gasAllTransactions: inline.total.gasAllTransactions,
             feesNanoTon: Number(inline.total.feesNanoTon),
             openJobFees: openJobFees(inline.steps.open, inlineNet.registry.address),
+        },
+        dividedPricesLifecycle: {
+            prices: `the sandbox's gas and forwarding prices divided by ${PRICE_DIVISOR} (basechain: ${(400 / Number(PRICE_DIVISOR)).toFixed(1)} nanoTON per gas unit, a ${Math.round(400_000 / Number(PRICE_DIVISOR))} nanoTON forwarding lump); everything else as the default config`,
+            gas: cheap.total.gas,
+            feesNanoTon: Number(cheap.total.feesNanoTon),
+            meetsFeeTarget: cheap.total.feesNanoTon <= 5000000n,
         },
         lastJobLifecycleGas: last.total.gas,
         gasGrowthRatio: Number((last.total.gas / first.total.gas).toFixed(4)),

@@ -56,7 +56,7 @@ export type Client = Awaited<ReturnType<Network['createClient']>>;
  * published as a masterchain library by a CodeLibrarian, and every job is deployed with a library cell for it;
  * 'inline': every deployment carries the code.
  */
-export async function createNetwork(opts: { params?: Partial<NetworkParams>; allow?: boolean; config?: 'slim'; jobCode?: 'inline' | 'library' } = {}) {
+export async function createNetwork(opts: { params?: Partial<NetworkParams>; allow?: boolean; config?: 'slim' | Cell; jobCode?: 'inline' | 'library' } = {}) {
     const blockchain = await Blockchain.create({ ...(opts.config ? { config: opts.config } : {}), autoDeployLibs: true });
     blockchain.now = START_TIME;
     const governance = await blockchain.treasury('governance');

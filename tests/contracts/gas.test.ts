@@ -1,4 +1,6 @@
+import { Blockchain } from '@ton/sandbox';
 import { toNano } from '@ton/core';
+import { dividedPricesConfig } from '../../bench/priceConfig';
 import { GasBudget, JobStatus } from '../../wrappers';
 import { createNetwork } from './fixtures';
 import { CommitPath, runLifecycle } from './lifecycle';
@@ -28,6 +30,18 @@ describe('gas budgets', () => {
         expect(await job.getStatus()).toBe(BigInt(JobStatus.Settled));
         expectWithin(messages, budgets);
         expect(total.gas).toBeLessThanOrEqual(GasBudget[lifecycleBudget]);
+    });
+
+    // bench:gas also prices the lifecycle on a network charging a sixth of the sandbox's gas and forwarding prices
+    it('prices divided by 6 leave the gas unchanged and divide the fees by 6 (within rounding)', async () => {
+        const run = async (net: Awaited<ReturnType<typeof createNetwork>>) =>
+            runLifecycle(net, await net.createProvider('alice', { stake: toNano('100') }), await net.createClient('c'));
+        const base = await run(await createNetwork());
+        const cheap = await run(await createNetwork({ config: dividedPricesConfig((await Blockchain.create()).config, 6n) }));
+        expect(cheap.messages).toEqual(base.messages);
+        const ratio = Number(base.total.feesNanoTon) / Number(cheap.total.feesNanoTon);
+        expect(ratio).toBeGreaterThan(5.9);
+        expect(ratio).toBeLessThan(6.1);
     });
 });
 
