@@ -15,10 +15,11 @@ import { Address, beginCell, toNano } from '@ton/core';
 import { Job, Worker } from 'bullmq';
 import pino, { Logger } from 'pino';
 import type { ChainClient, WalletSender } from '../../protocol/chain';
-import { KEYS, ownerKeyOf, PRUNE_QUEUE } from '../../protocol/work';
+import { PRUNE_QUEUE } from '../../protocol/work';
 import type { RedisClient } from '../../protocol/redis';
 import { ProviderStake, Registry, providerStakeInit, storePruneProvider, tactConstant } from '../../wrappers';
 import type { ServiceMetrics } from '../metrics';
+import { knownProviderOwners } from '../providers/known';
 import type { PruneItem, QueueSet } from './queues';
 
 export interface PrunerOptions {
@@ -127,17 +128,9 @@ export class Pruner {
         return { action: 'pruned', checked: owners.length, pruned };
     }
 
-    /** Provider owners (raw) the network knows from chain events and from worker heartbeats. */
+    /** Provider owners (raw) the network knows from chain events and from worker heartbeats, sorted. */
     private async knownOwners(): Promise<string[]> {
-        const [providers, workers] = await Promise.all([this.opts.redis.smembers(KEYS.providers), this.opts.redis.zrange(KEYS.workers, 0, -1)]);
-        const owners = new Set<string>();
-        for (const o of [...providers, ...workers]) {
-            try {
-                owners.add(ownerKeyOf(o));
-            } catch {
-                this.log.warn({ entry: o }, 'ignored a provider entry that is not an address');
-            }
-        }
+        const owners = await knownProviderOwners(this.opts.redis, (entry) => this.log.warn({ entry }, 'ignored a provider entry that is not an address'));
         return [...owners].sort();
     }
 

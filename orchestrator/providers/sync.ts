@@ -18,6 +18,7 @@ import type { ChainClient } from '../../protocol/chain';
 import { HEARTBEAT_TTL_MS, KEYS, PROVIDER_CHANGED_CHANNEL, REGISTRY_CHANGED_CHANNEL, WorkerHeartbeat, decodeHeartbeat, ownerKeyOf } from '../../protocol/work';
 import { ProviderDirectory, hashKey } from '../router';
 import { ProviderStake, Registry, loadRegistration, providerStakeInit } from '../../wrappers';
+import { knownProviderOwners } from './known';
 import type { ServiceMetrics } from '../metrics';
 
 /** Registry allowlist bits (contracts/constants.tact AllowMeasurementBit / AllowModelBit). */
@@ -333,17 +334,8 @@ export class DirectorySync {
         return this.directory.heartbeat(hb.owner, hb.heartbeatAtMs, { load: hb.load, capacity: hb.draining ? 0 : hb.capacity });
     }
 
-    private async knownOwners(): Promise<Set<string>> {
-        const [providers, workers] = await Promise.all([this.opts.redis.smembers(KEYS.providers), this.opts.redis.zrange(KEYS.workers, 0, -1)]);
-        const out = new Set<string>();
-        for (const o of [...providers, ...workers]) {
-            try {
-                out.add(ownerKeyOf(o));
-            } catch {
-                this.log.warn({ key: KEYS.providers }, 'ignored a provider entry that is not an address');
-            }
-        }
-        return out;
+    private knownOwners(): Promise<Set<string>> {
+        return knownProviderOwners(this.opts.redis, (entry) => this.log.warn({ key: KEYS.providers, entry }, 'ignored a provider entry that is not an address'));
     }
 
     private async stakeAddress(owner: string): Promise<Address> {

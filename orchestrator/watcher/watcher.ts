@@ -556,7 +556,11 @@ export class ChainWatcher {
             inBody: () => {
                 if (inBody === undefined) {
                     const b64 = r.in_msg?.msg_data?.body;
-                    inBody = typeof b64 === 'string' ? Cell.fromBase64(b64) : (loadTransaction(Cell.fromBase64(r.data).beginParse()).inMessage?.body ?? null);
+                    try {
+                        inBody = typeof b64 === 'string' ? Cell.fromBase64(b64) : (loadTransaction(Cell.fromBase64(r.data).beginParse()).inMessage?.body ?? null);
+                    } catch {
+                        inBody = null; // unreadable: the event that needs it is skipped as malformed
+                    }
                 }
                 return inBody;
             },
