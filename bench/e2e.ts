@@ -2,8 +2,8 @@
  * End-to-end benchmark: jobs per second through the whole network, against a bare BullMQ queue in the same run.
  *
  *   full path   client SDK (verify providers, seal, upload, OpenJob on chain) → watcher → dispatch queue → route →
- *               the provider's work queue → worker process (fetch, enclave: decrypt + infer + seal + sign, ClaimJob
- *               on chain, upload the result, SubmitReceipt on chain) → client (fetch, verify against the chain,
+ *               the provider's work queue → worker process (fetch, enclave: decrypt + infer + seal + sign, upload
+ *               the result, ClaimJob carrying the receipt on chain) → client (fetch, verify against the chain,
  *               decrypt). The chain is the devnet in this process; orchestrator and 2 workers are child processes,
  *               exactly as `cocoon up` runs them.
  *   raw BullMQ  the same plaintext requests through one bare queue to one bare worker process-local consumer that
@@ -16,7 +16,10 @@
  * runs them again on a second network where every process polls instead of waiting on the devnet's push
  * (COCOON_CHAIN_PUSH=off), and pushLatencyRatio = polling p50 / push p50.
  * routingMicrosAt10kProviders is one routing decision over a synthetic directory of 10,000 providers
- * (bench/routing.ts, same process).
+ * (bench/routing.ts, same process). chainOnly runs just the full path's chain transactions (OpenJob, then ClaimJob
+ * with the receipt: 6 transactions a job) back to back on the sandbox emulator the devnet runs, with the sandbox's
+ * light treasury wallets and nothing else in the process: the most jobs per second this chain can carry, so
+ * chainOnly.jobsPerSecond / rawBullmqJobsPerSecond bounds `ratio` from above.
  *
  * Run: npm run bench:e2e [-- --jobs 40 --concurrency 4]   → bench/results/e2e.json
  */
@@ -38,6 +41,7 @@ import { InferenceEngine, SHIPPED_MODEL_HASHES } from '../worker/inference';
 import { spawnSync } from 'child_process';
 import type { runSize } from './routing';
 import { pseudoRandom } from './data';
+import { createNetwork } from '../tests/contracts/fixtures';
 
 const TARGETS = { ratio: 0.8, routingMicrosAt10kProviders: 50 };
 /** Jobs run one at a time after the measured run, for the latency view. */
@@ -102,6 +106,24 @@ process.stdout.write(JSON.stringify(runSize(10000, 20000, 3, 1)));`;
     const r = spawnSync(process.execPath, ['-e', script], { cwd: path.join(__dirname, '..'), encoding: 'utf8', maxBuffer: 16 << 20 });
     if (r.status !== 0) throw new Error(`the routing measurement failed: ${r.stderr}`);
     return JSON.parse(r.stdout);
+}
+
+/** Jobs per second of the full path's chain transactions alone, on the sandbox emulator (see the header). */
+async function chainOnlyCeiling(jobs: number): Promise<{ jobs: number; jobsPerSecond: number; transactionsPerJob: number }> {
+    const net = await createNetwork();
+    const provider = await net.createProvider('bench', { stake: toNano('1000') });
+    const client = await net.createClient('bench');
+    const one = async () => {
+        const { job, result: opened } = await client.openJob();
+        const { result: claimed } = await provider.claimCommit(job);
+        return opened.transactions.length + claimed.transactions.length;
+    };
+    for (let i = 0; i < 5; i++) await one(); // warm-up: the emulator's first transactions are slower
+    let transactions = 0;
+    const start = performance.now();
+    for (let i = 0; i < jobs; i++) transactions += await one();
+    const seconds = (performance.now() - start) / 1000;
+    return { jobs, jobsPerSecond: r3(jobs / seconds), transactionsPerJob: transactions / jobs };
 }
 
 async function main(): Promise<void> {
@@ -261,6 +283,9 @@ async function main(): Promise<void> {
         await engine.close();
     }
     const jobsPerSecond = r3((JOBS / fullWallMs) * 1000);
+    console.log('chain only: the full path\'s transactions on the bare emulator …');
+    const chainOnly = await chainOnlyCeiling(JOBS);
+    console.log(`chain only: ${chainOnly.jobsPerSecond} jobs/s (${chainOnly.transactionsPerJob} transactions a job)`);
 
     const ratio = r3(jobsPerSecond / rawJobsPerSecond);
     const stageLatencies = Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, summary(v)]));
@@ -277,6 +302,8 @@ async function main(): Promise<void> {
         routingP99MicrosAt10kProviders: routing.p99Micros,
         targets: TARGETS,
         meetsTargets: { ratio: ratio >= TARGETS.ratio, routingMicrosAt10kProviders: routing.medianMicros <= TARGETS.routingMicrosAt10kProviders },
+        // the chain alone, after the measured run: no SDK, Redis, orchestrator, workers, HTTP or blocks
+        chainOnly: { ...chainOnly, ratioCeiling: r3(chainOnly.jobsPerSecond / rawJobsPerSecond) },
         rawBullmqLatency: summary(rawLatencies),
         // the same full path with one job in flight: its latency without queueing (after the measured run)
         sequential,

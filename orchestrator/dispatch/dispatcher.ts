@@ -261,7 +261,12 @@ export class Dispatcher {
                 const delay = busy
                     ? Math.min(this.o.busyMaxDelayMs, this.o.busyRetryMs * 2 ** (rounds - 1))
                     : Math.min(this.o.noProviderMaxDelayMs, this.o.retryBaseMs * 2 ** (rounds - 1));
-                if (Date.now() + delay >= lastUseful) return this.deadLetter(d, `NO_ELIGIBLE_PROVIDER: ${why}`);
+                if (Date.now() + delay >= lastUseful) {
+                    // A look that came too late for the deadline says nothing about the providers: keep what the
+                    // previous look found, which is why the job was not routed while there was time.
+                    const before = res.jobRejected === 'DEADLINE_TOO_CLOSE' && d.note?.startsWith('NO_ELIGIBLE_PROVIDER: ') ? d.note.slice('NO_ELIGIBLE_PROVIDER: '.length) : undefined;
+                    return this.deadLetter(d, `NO_ELIGIBLE_PROVIDER: ${before ? `${before}; then ${why}` : why}`);
+                }
                 if (busy) d.busyRounds = rounds;
                 else d.noProviderRounds = rounds;
                 // a busy wait looks again every second: only its first round is worth an info line

@@ -28,7 +28,7 @@ const OPEN_JOB_FEE = tactConstant('OpenJobFee');
 /** What a client may lose on a job that was opened and then refunded: the open fee's gas share and message fees. */
 const OPENED_JOB_FEES = OPEN_JOB_FEE + toNano('0.02');
 const MAX_PRICE = toNano('1');
-const EXPIRING_DEADLINE_S = 40;
+const EXPIRING_DEADLINE_S = 45;
 
 function tensorInput(v: number): Buffer {
     return encodeTensorRequest({ x: { dtype: 'float32', shape: [1, 64], data: new Float32Array(64).fill(v) } });
@@ -138,10 +138,11 @@ describe('bad inputs on a local Cocoon network: exact errors, no value lost', ()
     }
 
     // The expiry case takes the deadline plus the expirer's delay: it is opened first and checked last, while the
-    // other cases run. 40 s is about the shortest deadline the network routes (the router wants 30 s left).
+    // other cases run. The router wants 30 s left, so the job is routable for its first 15 s (a margin for a loaded
+    // machine, where the dispatcher's next look can come seconds late).
     let expiring: { handle: JobHandle; wallet: WalletSender; client: CocoonClient; before: bigint } | undefined;
 
-    it('expired deadline (1/2): a 40 s job whose only candidate’s worker is stopped opens and holds the price', async () => {
+    it('expired deadline (1/2): a 45 s job whose only candidate’s worker is stopped opens and holds the price', async () => {
         await net.workers[1].stop();
         const { wallet, client } = await freshClient();
         // a cleanly stopped worker leaves routing at once (not when its last heartbeat goes stale, 10 s later)
@@ -240,7 +241,7 @@ describe('bad inputs on a local Cocoon network: exact errors, no value lost', ()
         expect(lost).toBeLessThan(OPENED_JOB_FEES);
     }, 60_000);
 
-    it('revoked model: governance revokes VAD and the orchestrator prunes its provider; the SDK refuses a job naming it (no longer listed); a raw job opens, nobody runs it, and cancelling refunds it', async () => {
+    it('revoked model: governance revokes VAD and the orchestrator prunes its provider; the SDK refuses a job naming it; a raw job opens, nobody runs it, and cancelling refunds it', async () => {
         const gov = net.bootstrap.governance;
         const vad = BigInt('0x' + SHIPPED_MODEL_HASHES.vad);
         await registry().send(gov.wallet, { value: toNano('0.05') }, { $$type: 'RevokeModel', queryId: 0n, modelHash: vad });
@@ -251,7 +252,7 @@ describe('bad inputs on a local Cocoon network: exact errors, no value lost', ()
         await waitFor(async () => !(await stake0.getModels()).has(vad), "provider 0's stake to drop the revoked model", 20_000);
 
         const { wallet, client } = await freshClient();
-        await expectNothingSpent(wallet, () => client.submit({ model: 'vad', input: Buffer.from('RIFF'), candidates: [owner(0)] }), 'PROVIDER_NOT_ATTESTED', /the orchestrator does not list it for this model/);
+        await expectNothingSpent(wallet, () => client.submit({ model: 'vad', input: Buffer.from('RIFF'), candidates: [owner(0)] }), 'PROVIDER_NOT_ATTESTED', /the orchestrator does not list it for this model|the registry does not allow this model/);
 
         // The registry does not consult the allowlist at open (providers' offers do, at claim): a client that skips
         // the SDK's checks opens the job, which the orchestrator will not route, and gets it back by cancelling.
@@ -275,8 +276,9 @@ describe('bad inputs on a local Cocoon network: exact errors, no value lost', ()
         // the worker is gone: routing finds no eligible provider until too little time is left, and gives up
         const d = await waitDispatch(client, handle.address, (x) => x.state === 'dead', EXPIRING_DEADLINE_S * 1000);
         expect(d.attempts).toEqual([]);
-        expect(d.reason).toMatch(/^NO_ELIGIBLE_PROVIDER: /);
-        expect(d.reason).not.toMatch(/DEADLINE_TOO_CLOSE/); // the deadline was routable; the provider was not
+        // the deadline was routable, the provider was not (a last look after the deadline got too close adds "then
+        // DEADLINE_TOO_CLOSE" after the provider's reason)
+        expect(d.reason).toMatch(/^NO_ELIGIBLE_PROVIDER: NOT_A_CANDIDATE=1, STALE_HEARTBEAT=1(; then DEADLINE_TOO_CLOSE=\d+)?$/);
         await expectCocoonError(handle.waitFor('committed', { timeoutMs: 10_000 }), 'DEAD_LETTER');
         expect((await handle.status()).state).toBe('Open');
 
