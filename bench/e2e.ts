@@ -17,7 +17,7 @@
  * (COCOON_CHAIN_PUSH=off), and pushLatencyRatio = polling p50 / push p50.
  * routingMicrosAt10kProviders is one routing decision over a synthetic directory of 10,000 providers
  * (bench/routing.ts, same process). chainOnly runs just the full path's chain transactions (OpenJob, then ClaimJob
- * with the receipt: 6 transactions a job) back to back on the sandbox emulator the devnet runs, with the sandbox's
+ * with the receipt, and what they cause: 7 transactions a job) back to back on the sandbox emulator the devnet runs, with the sandbox's
  * light treasury wallets and nothing else in the process: the most jobs per second this chain can carry, so
  * chainOnly.jobsPerSecond / rawBullmqJobsPerSecond bounds `ratio` from above.
  *
