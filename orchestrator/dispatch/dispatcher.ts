@@ -47,7 +47,7 @@ import {
     dispatchJobId,
     parseWorkFailure,
 } from '../../protocol/work';
-import { ProviderDirectory, route } from '../router';
+import { ProviderDirectory, RouteResult, route } from '../router';
 import { JobEscrow, JobStatus, JobStatusName } from '../../wrappers';
 import type { ServiceMetrics } from '../metrics';
 import type { OutcomeWaiters } from './outcomes';
@@ -125,6 +125,19 @@ export function exclusionsFor(attempts: readonly AttemptRecord[]): { hard: Set<s
     }
     for (const o of hard) soft.delete(o);
     return { hard, soft };
+}
+
+const NO_PROVIDER = 'NO_ELIGIBLE_PROVIDER: ';
+
+/**
+ * Why a job found no provider: the counts of each rejection (or that nobody serves the model). When the look comes
+ * after the deadline got too close, it says nothing about the providers, so the previous look's reasons (the job's
+ * note) come first: they are why the job was not routed while there was time.
+ */
+export function noProviderReason(res: Pick<RouteResult, 'rejectedCounts' | 'jobRejected'>, previousNote?: string): string {
+    const why = Object.entries(res.rejectedCounts).map(([k, v]) => `${k}=${v}`).join(', ') || (res.jobRejected ? `${res.jobRejected} (no provider serves the model)` : 'no provider serves the model');
+    const before = res.jobRejected === 'DEADLINE_TOO_CLOSE' && previousNote?.startsWith(NO_PROVIDER) ? previousNote.slice(NO_PROVIDER.length) : undefined;
+    return NO_PROVIDER + (before ? `${before}; then ${why}` : why);
 }
 
 export class Dispatcher {
@@ -255,25 +268,20 @@ export class Dispatcher {
                 return this.deadLetter(d, `NO_ELIGIBLE_PROVIDER: every candidate failed this job for good; last ${lastHard?.error ?? 'unknown'}`);
             }
             if (!res.chosen) {
-                const why = Object.entries(res.rejectedCounts).map(([k, v]) => `${k}=${v}`).join(', ') || (res.jobRejected ? `${res.jobRejected} (no provider serves the model)` : 'no provider serves the model');
                 const lastUseful = d.deadline * 1000 - this.o.directory.network.minTimeLeftMs;
                 const rounds = busy ? (d.busyRounds ?? 0) + 1 : (d.noProviderRounds ?? 0) + 1;
                 const delay = busy
                     ? Math.min(this.o.busyMaxDelayMs, this.o.busyRetryMs * 2 ** (rounds - 1))
                     : Math.min(this.o.noProviderMaxDelayMs, this.o.retryBaseMs * 2 ** (rounds - 1));
-                if (Date.now() + delay >= lastUseful) {
-                    // A look that came too late for the deadline says nothing about the providers: keep what the
-                    // previous look found, which is why the job was not routed while there was time.
-                    const before = res.jobRejected === 'DEADLINE_TOO_CLOSE' && d.note?.startsWith('NO_ELIGIBLE_PROVIDER: ') ? d.note.slice('NO_ELIGIBLE_PROVIDER: '.length) : undefined;
-                    return this.deadLetter(d, `NO_ELIGIBLE_PROVIDER: ${before ? `${before}; then ${why}` : why}`);
-                }
+                if (Date.now() + delay >= lastUseful) return this.deadLetter(d, noProviderReason(res, d.note));
                 if (busy) d.busyRounds = rounds;
                 else d.noProviderRounds = rounds;
                 // a busy wait looks again every second: only its first round is worth an info line
                 log[busy && rounds > 1 ? 'debug' : 'info']({ rounds, delayMs: delay, busy, rejected: res.rejectedCounts }, busy ? 'every eligible provider is at capacity' : 'no eligible provider yet');
                 m?.dispatchInFlight.inc({ state: 'routing' });
                 try {
-                    return await this.defer(job, token, d, Date.now() + delay, busy ? `AT_CAPACITY: waiting for a free slot (${why}; next look in ${delay} ms)` : `NO_ELIGIBLE_PROVIDER: ${why}`);
+                    const counts = Object.entries(res.rejectedCounts).map(([k, v]) => `${k}=${v}`).join(', ');
+                    return await this.defer(job, token, d, Date.now() + delay, busy ? `AT_CAPACITY: waiting for a free slot (${counts}; next look in ${delay} ms)` : noProviderReason(res));
                 } finally {
                     m?.dispatchInFlight.dec({ state: 'routing' });
                 }
