@@ -7,8 +7,10 @@ import { Address, toNano } from '@ton/core';
 import { Job } from 'bullmq';
 import pino from 'pino';
 import { OrchestratorService } from '../../orchestrator/service';
-import type { PruneResult } from '../../orchestrator/dispatch/pruner';
-import type { PruneItem } from '../../orchestrator/dispatch/queues';
+import { Pruner, PruneResult } from '../../orchestrator/dispatch/pruner';
+import { PruneItem, QueueSet } from '../../orchestrator/dispatch/queues';
+import { connectRedis } from '../../protocol/redis';
+import { KEYS } from '../../protocol/work';
 import { waitFor } from '../../localnet/bootstrap';
 import { providerEnclave, providerStakeInit, Registry } from '../../wrappers';
 import { registerEnclave, startTestNetwork, TestNetwork } from './service-fixture';
@@ -96,4 +98,38 @@ describe('orchestrator pruner', () => {
         expect(job.returnvalue).toEqual({ action: 'pruned', checked: 3, pruned: [...t.owners].sort() });
         for (const i of [0, 1, 2]) expect(await (await stake(i)).getEnclave()).toBeNull();
     }, 60_000);
+});
+
+describe('pruner without an operator wallet', () => {
+    let t: TestNetwork;
+
+    beforeAll(async () => {
+        t = await startTestNetwork(['provider-1']);
+    }, 60_000);
+
+    afterAll(async () => {
+        await t.close();
+    });
+
+    test('reports the providers it cannot prune and sends nothing', async () => {
+        const model = BigInt('0x' + t.model);
+        await t.chain.open(Registry.fromAddress(t.net.registry)).send(t.net.governance.wallet, { value: toNano('0.05') }, { $$type: 'RevokeModel', queryId: 0n, modelHash: model });
+        await t.devnet.waitIdle();
+        await t.redis.sadd(KEYS.providers, t.owners[0]); // what the leader's intake records from chain events
+        const bull = connectRedis(t.redisServer.url, { redisOptions: { maxRetriesPerRequest: null } });
+        const queues = new QueueSet(bull);
+        const pruner = new Pruner({ queues, redis: t.redis, chain: t.chain, registry: t.net.registry, logger });
+        try {
+            await queues.prune.add('prune', { kind: 'model', hash: t.model, revokedIn: 'test' }, { jobId: 'no-operator' });
+            await waitFor(async () => (await queues.prune.getJobState('no-operator')) === 'completed', 'the prune job', 15_000);
+            const job = await Job.fromId<PruneItem, PruneResult>(queues.prune, 'no-operator');
+            expect(job!.returnvalue).toEqual({ action: 'none', checked: 1, pruned: [], reason: 'NO_OPERATOR_WALLET' });
+            const stake = t.chain.open(await providerStakeInit(t.net.registry, Address.parse(t.owners[0])));
+            expect((await stake.getModels()).has(model)).toBe(true);
+        } finally {
+            await pruner.close();
+            await queues.close();
+            await bull.quit();
+        }
+    }, 40_000);
 });
