@@ -1,5 +1,5 @@
 /**
- * The engine's inference thread: models whose runs take ≥ THREAD_MIN_RUN_MS move off the JS thread (placement.ts),
+ * The engine's inference thread: models whose probe runs all take ≥ THREAD_MIN_RUN_MS move off the JS thread (placement.ts),
  * with the same outputs and the same errors as inline runs.
  */
 import * as fs from 'fs';
@@ -40,22 +40,23 @@ async function until(what: string, ok: () => boolean, timeoutMs = 20_000): Promi
 }
 
 describe('ModelPlacement', () => {
-    test('auto: the median of the first probe runs decides, once', () => {
+    test('auto: the fastest of the first probe runs decides, once', () => {
         const p = new ModelPlacement('auto');
         expect(p.placementOf('slow')).toBe('probing');
-        const slow = [THREAD_MIN_RUN_MS * 10, 0.5, THREAD_MIN_RUN_MS]; // median = the threshold itself
+        const slow = [THREAD_MIN_RUN_MS * 10, THREAD_MIN_RUN_MS * 2, THREAD_MIN_RUN_MS]; // fastest = the threshold itself
         const decisions = slow.map((ms) => p.recordInlineRun('slow', ms));
         expect(decisions).toEqual([...Array(PROBE_RUNS - 1).fill(undefined), 'thread']);
         expect(p.placementOf('slow')).toBe('thread');
         expect(p.recordInlineRun('slow', 0.1)).toBeUndefined(); // never revisited
 
-        // one slow outlier (a cold session) does not move a fast model
-        for (const ms of [THREAD_MIN_RUN_MS * 50, 0.8, 0.9]) p.recordInlineRun('fast', ms);
+        // slow outliers (a cold session's first run, the process descheduled on a busy machine) do not move a fast
+        // model, as long as one probe run shows what it costs
+        for (const ms of [THREAD_MIN_RUN_MS * 50, THREAD_MIN_RUN_MS * 3, 0.9]) p.recordInlineRun('fast', ms);
         expect(p.placementOf('fast')).toBe('inline');
         expect(p.decisions()).toEqual({ slow: 'thread', fast: 'inline' });
     });
 
-    test('auto with its own bar: medians below it stay inline, from it on move; a bar that is not positive is refused', () => {
+    test('auto with its own bar: runs below it stay inline, from it on move; a bar that is not positive is refused', () => {
         const p = new ModelPlacement('auto', 10);
         for (const ms of [9.9, 9.9, 9.9]) p.recordInlineRun('below', ms);
         for (const ms of [10, 10, 10]) p.recordInlineRun('at', ms);
@@ -82,8 +83,9 @@ describe('InferenceEngine with its inference thread', () => {
     beforeAll(async () => {
         inline = await InferenceEngine.fromCatalogFile(undefined, { inferenceThread: 'off' });
         threaded = await InferenceEngine.fromCatalogFile(undefined, { inferenceThread: 'on' });
-        // a 10 ms bar instead of the default 4 ms: the MLP (~1 ms) stays well below it even when the other test
-        // worker loads both cores, and an OCR pass stays well above it
+        // a 10 ms bar instead of the default 4 ms: the MLP (~0.3 ms) stays well below it even when the other test
+        // worker loads both cores (one of its three probe runs has to be undisturbed), and an OCR pass (~70 ms) stays
+        // well above it
         auto = await InferenceEngine.fromCatalogFile(undefined, { inferenceThread: 'auto', threadMinRunMs: 10 });
     });
 

@@ -34,7 +34,7 @@ export interface InferenceEngineOptions extends SessionPoolOptions {
      * inference thread after timing its first runs, 'on' runs every model there, 'off' keeps all on the JS thread.
      */
     inferenceThread?: InferenceThreadMode;
-    /** In 'auto' mode, the median probe time from which a model moves to the thread (default THREAD_MIN_RUN_MS). */
+    /** In 'auto' mode, the probe time (fastest probe run) from which a model moves to the thread (default THREAD_MIN_RUN_MS). */
     threadMinRunMs?: number;
     ocr?: Partial<OcrOptions>;
     vad?: Partial<VadOptions>;
