@@ -101,12 +101,14 @@ interface EventDef<N extends EventName = EventName> {
     tag: number;
     name: N;
     family: Exclude<ContractKind, 'other'>;
-    /** `inBody`: the body of the emitting transaction's inbound message (JobOpened reads the job's terms there) */
+    /** `inBody`: the body of the emitting transaction's inbound message, given only to the events that read it */
     load: (s: Slice, inBody: Cell | null) => EventPayloads[N];
+    /** JobOpened: its terms are the spec of the OpenJob the transaction processed */
+    readsInBody: boolean;
 }
 
-function def<N extends EventName>(tag: number, name: N, family: EventDef['family'], load: (s: Slice, inBody: Cell | null) => EventPayloads[N]): EventDef<N> {
-    return { tag, name, family, load };
+function def<N extends EventName>(tag: number, name: N, family: EventDef['family'], load: (s: Slice, inBody: Cell | null) => EventPayloads[N], readsInBody = false): EventDef<N> {
+    return { tag, name, family, load, readsInBody };
 }
 
 /** Every event of contracts/messages.tact ("events" section), by tag. */
@@ -119,7 +121,7 @@ export const EVENT_DEFS: readonly EventDef[] = [
     def(0x7c0ce006, 'ModelAllowed', 'registry', loadModelAllowed),
     def(0x7c0ce007, 'ModelRevoked', 'registry', loadModelRevoked),
     def(0x7c0ce008, 'TreasuryChanged', 'registry', loadTreasuryChanged),
-    def(0x7c0ce009, 'JobOpened', 'registry', loadJobOpenedEvent),
+    def(0x7c0ce009, 'JobOpened', 'registry', loadJobOpenedEvent, true),
     def(0x7c0ce00a, 'ProviderPruned', 'registry', loadProviderPruned),
     def(0x7c0ce00b, 'ProviderSlashRequested', 'registry', loadProviderSlashRequested),
     def(0x7c0ce101, 'Staked', 'provider', loadStaked),
@@ -178,10 +180,11 @@ export function eventDef(tag: number): EventDef | undefined {
 /**
  * Decodes one event body. Strict: the tag must be known and belong to the emitting contract's family, the loader
  * must succeed and consume the whole body (trailing bits or references mean it is not the message it claims to be).
- * A Slice is consumed. `inBody` is the body of the inbound message of the transaction that emitted the event: a
- * JobOpened without it (or with anything but the OpenJob it answers) is malformed.
+ * A Slice is consumed. `inBody` is the body of the inbound message of the transaction that emitted the event, or a
+ * function returning it, called only for an event that reads it: a JobOpened without it (or with anything but the
+ * OpenJob it answers) is malformed.
  */
-export function decodeEvent(body: Cell | Slice, kind: ContractKind, inBody: Cell | null = null): DecodeResult {
+export function decodeEvent(body: Cell | Slice, kind: ContractKind, inBody: Cell | null | (() => Cell | null) = null): DecodeResult {
     const s = body instanceof Cell ? body.beginParse() : body;
     if (s.remainingBits < 32) return { ok: false, reason: 'malformed', tag: null };
     const tag = s.preloadUint(32);
@@ -190,7 +193,7 @@ export function decodeEvent(body: Cell | Slice, kind: ContractKind, inBody: Cell
     if (kind !== 'other' && d.family !== kind) return { ok: false, reason: 'unexpected-source', tag };
     let data: EventPayloads[EventName];
     try {
-        data = d.load(s, inBody);
+        data = d.load(s, !d.readsInBody ? null : typeof inBody === 'function' ? inBody() : inBody);
     } catch {
         return { ok: false, reason: 'malformed', tag };
     }

@@ -147,12 +147,6 @@ interface Followed {
 }
 
 const OP_CHECK_ENCLAVE = 0x7c0c100a;
-const TAG_JOB_OPENED = 0x7c0ce009;
-
-/** Whether an event body is a JobOpened, whose decoding needs the transaction's inbound message. */
-function opensJob(body: Slice): boolean {
-    return body.remainingBits >= 32 && body.preloadUint(32) === TAG_JOB_OPENED;
-}
 
 /** Most followed accounts named in one push wait; beyond it the watcher waits for news on any account. */
 const MAX_PUSH_ADDRESSES = 5_000;
@@ -625,7 +619,7 @@ export class ChainWatcher {
             if (tx.provider) providers.push(tx.provider);
             for (const out of tx.outs) {
                 const txHash = tx.hash.toString('hex');
-                const d: DecodeResult = out.body ? decodeEvent(out.body, f.kind, opensJob(out.body) ? tx.inBody() : null) : { ok: false, reason: 'unknown-tag', tag: 0 };
+                const d: DecodeResult = out.body ? decodeEvent(out.body, f.kind, tx.inBody) : { ok: false, reason: 'unknown-tag', tag: 0 };
                 if (!d.ok) {
                     this.counters.skipped[d.reason]++;
                     this.metrics?.skipped.inc({ reason: d.reason });

@@ -83,9 +83,9 @@ describe('InferenceEngine with its inference thread', () => {
     beforeAll(async () => {
         inline = await InferenceEngine.fromCatalogFile(undefined, { inferenceThread: 'off' });
         threaded = await InferenceEngine.fromCatalogFile(undefined, { inferenceThread: 'on' });
-        // a 10 ms bar instead of the default 4 ms: the MLP (~0.3 ms) stays well below it even when the other test
-        // worker loads both cores (one of its three probe runs has to be undisturbed), and an OCR pass (~70 ms) stays
-        // well above it
+        // a 10 ms bar instead of the default 4 ms: the MLP (about 1 ms in bench/results/worker.json) stays well below
+        // it even when the other test worker loads both cores (one of its three probe runs has to be undisturbed), and
+        // an OCR pass (about 55 ms there) stays well above it
         auto = await InferenceEngine.fromCatalogFile(undefined, { inferenceThread: 'auto', threadMinRunMs: 10 });
     });
 

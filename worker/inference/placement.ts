@@ -63,7 +63,8 @@ export class ModelPlacement {
         this.#probes.delete(modelHash);
         // The fastest run, not the median: on a loaded machine a run only ever gets slower (the process descheduled,
         // a cold session's first run), so the fastest is the closest to what the model itself costs. With the
-        // median, two stalls of a few milliseconds moved a 0.3 ms model to the thread.
+        // median, two stalls of a few milliseconds moved the MLP (about 1 ms in bench/results/worker.json) to the
+        // thread.
         const fastest = Math.min(...runs);
         const decision: Placement = fastest >= this.threadMinRunMs ? 'thread' : 'inline';
         this.#decided.set(modelHash, decision);
